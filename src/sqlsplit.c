@@ -1,0 +1,612 @@
+/* sqlsplit.c: the SQL script splitter (see sqlsplit.h). A small tokenizer
+ * that follows psql's lexer (src/fe_utils/psqlscan.l) for everything that
+ * can hide a semicolon, the statement loop on top of it (paren and BEGIN
+ * ATOMIC depth, goose blocks, COPY data, meta-commands) and the keyword
+ * classifier. standard_conforming_strings is assumed on. C library only. */
+#include "sqlsplit.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Token kinds. TK_ERR_* mean the construct opened at start runs to EOF. */
+enum {
+  TK_EOF, TK_SPACE, TK_LINECOMMENT, TK_BLOCKCOMMENT, TK_WORD, TK_QIDENT,
+  TK_STRING, TK_DOLLAR, TK_SEMI, TK_LPAREN, TK_RPAREN, TK_BACKSLASH,
+  TK_OTHER, TK_ERR_STRING, TK_ERR_QIDENT, TK_ERR_DOLLAR, TK_ERR_COMMENT
+};
+
+typedef struct tok {
+  int kind;
+  size_t start, end;
+} tok;
+
+static int is_space(unsigned char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
+
+static int is_ident_start(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+         c >= 0x80;
+}
+
+static int is_ident_cont(unsigned char c) {
+  return is_ident_start(c) || (c >= '0' && c <= '9') || c == '$';
+}
+
+/* Bytes that never start anything but a run of TK_OTHER. */
+static int is_plain(unsigned char c) {
+  return !is_space(c) && !is_ident_start(c) && c != '-' && c != '/' &&
+         c != '\'' && c != '"' && c != '$' && c != '(' && c != ')' &&
+         c != ';' && c != '\\';
+}
+
+static size_t skip_to_eol(const char *b, size_t n, size_t p) {
+  while (p < n && b[p] != '\n' && b[p] != '\r') p++;
+  return p;
+}
+
+/* After the closing quote of an E'' string at p: if SQL string continuation
+ * follows (whitespace with a newline, then a quote), the position of that
+ * quote, else (size_t)-1. The continued text stays an E'' string in psql. */
+static size_t str_continues(const char *b, size_t n, size_t p) {
+  for (;;) {
+    if (p < n && (b[p] == ' ' || b[p] == '\t' || b[p] == '\f')) p++;
+    else if (p + 1 < n && b[p] == '-' && b[p + 1] == '-') p = skip_to_eol(b, n, p);
+    else break;
+  }
+  if (p >= n || (b[p] != '\n' && b[p] != '\r')) return (size_t)-1;
+  p++;
+  for (;;) {
+    if (p < n && is_space((unsigned char)b[p])) {
+      p++;
+    } else if (p + 1 < n && b[p] == '-' && b[p + 1] == '-') {
+      p = skip_to_eol(b, n, p);
+      if (p >= n) return (size_t)-1;
+      p++;
+    } else {
+      break;
+    }
+  }
+  return p < n && b[p] == '\'' ? p : (size_t)-1;
+}
+
+/* Scans a quoted run whose opening quote q was just before p: '' or "" is
+ * a doubled quote; with esc, a backslash escapes the next byte. Returns the
+ * end (past the closing quote) or (size_t)-1 if the input ends first. */
+static size_t scan_quoted(const char *b, size_t n, size_t p, char q, int esc) {
+  for (;;) {
+    while (p < n && b[p] != q && !(esc && b[p] == '\\')) p++;
+    if (p >= n) return (size_t)-1;
+    if (b[p] == '\\') {
+      p += 2;
+      continue;
+    }
+    if (p + 1 < n && b[p + 1] == q) {
+      p += 2;
+      continue;
+    }
+    p++;
+    if (esc) {
+      size_t c = str_continues(b, n, p);
+      if (c != (size_t)-1) {
+        p = c + 1;
+        continue;
+      }
+    }
+    return p;
+  }
+}
+
+/* A dollar-quote delimiter ($$ or $tag$) at p: its length, else 0. */
+static size_t dollar_tag(const char *b, size_t n, size_t p) {
+  size_t q = p + 1;
+  if (q < n && b[q] == '$') return 2;
+  if (q >= n || !is_ident_start((unsigned char)b[q])) return 0;
+  while (q < n && is_ident_cont((unsigned char)b[q]) && b[q] != '$') q++;
+  return q < n && b[q] == '$' ? q - p + 1 : 0;
+}
+
+/* End of the dollar-quoted body whose delimiter b[p..p+tl) opens it, or
+ * (size_t)-1. A plain search is exact: psql's lexer starts a token at
+ * every '$' inside the body, and a tag cannot contain '$'. */
+static size_t scan_dollar(const char *b, size_t n, size_t p, size_t tl) {
+  const char *tag = b + p;
+  size_t q = p + tl;
+  while (q < n) {
+    const char *d = memchr(b + q, '$', n - q);
+    if (!d) break;
+    q = (size_t)(d - b);
+    if (n - q >= tl && memcmp(b + q, tag, tl) == 0) return q + tl;
+    q++;
+  }
+  return (size_t)-1;
+}
+
+static size_t scan_comment(const char *b, size_t n, size_t p) {
+  size_t depth = 1;
+  p += 2;
+  while (p + 1 < n) {
+    if (b[p] == '*' && b[p + 1] == '/') {
+      p += 2;
+      if (--depth == 0) return p;
+    } else if (b[p] == '/' && b[p + 1] == '*') {
+      p += 2;
+      depth++;
+    } else {
+      p++;
+    }
+  }
+  return (size_t)-1;
+}
+
+/* Reads the token at p in b[0..n) into *t. */
+static void lex(const char *b, size_t n, size_t p, tok *t) {
+  unsigned char c;
+  size_t e;
+  t->start = p;
+  if (p >= n) {
+    t->kind = TK_EOF;
+    t->end = n;
+    return;
+  }
+  c = (unsigned char)b[p];
+  t->kind = TK_OTHER;
+  t->end = p + 1;
+  if (is_space(c)) {
+    while (t->end < n && is_space((unsigned char)b[t->end])) t->end++;
+    t->kind = TK_SPACE;
+  } else if (c == '-' && p + 1 < n && b[p + 1] == '-') {
+    t->end = skip_to_eol(b, n, p);
+    t->kind = TK_LINECOMMENT;
+  } else if (c == '/' && p + 1 < n && b[p + 1] == '*') {
+    e = scan_comment(b, n, p);
+    t->kind = e == (size_t)-1 ? TK_ERR_COMMENT : TK_BLOCKCOMMENT;
+    t->end = e == (size_t)-1 ? n : e;
+  } else if (c == '\'' || c == '"') {
+    e = scan_quoted(b, n, p + 1, (char)c, 0);
+    if (c == '\'') t->kind = e == (size_t)-1 ? TK_ERR_STRING : TK_STRING;
+    else t->kind = e == (size_t)-1 ? TK_ERR_QIDENT : TK_QIDENT;
+    t->end = e == (size_t)-1 ? n : e;
+  } else if (c == '$') {
+    size_t tl = dollar_tag(b, n, p);
+    if (tl > 0) {
+      e = scan_dollar(b, n, p, tl);
+      t->kind = e == (size_t)-1 ? TK_ERR_DOLLAR : TK_DOLLAR;
+      t->end = e == (size_t)-1 ? n : e;
+    } else {
+      while (t->end < n && b[t->end] >= '0' && b[t->end] <= '9') t->end++;
+    }
+  } else if (is_ident_start(c)) {
+    while (t->end < n && is_ident_cont((unsigned char)b[t->end])) t->end++;
+    t->kind = TK_WORD;
+    if (t->end == p + 1 && p + 1 < n) {
+      /* E'...', U&'...' and U&"..." are one-letter prefixes. */
+      int esc = (c == 'e' || c == 'E') && b[p + 1] == '\'';
+      int uni = (c == 'u' || c == 'U') && b[p + 1] == '&' && p + 2 < n &&
+                (b[p + 2] == '\'' || b[p + 2] == '"');
+      if (esc || uni) {
+        char q = esc ? '\'' : b[p + 2];
+        e = scan_quoted(b, n, p + (esc ? 2 : 3), q, esc);
+        if (q == '\'') t->kind = e == (size_t)-1 ? TK_ERR_STRING : TK_STRING;
+        else t->kind = e == (size_t)-1 ? TK_ERR_QIDENT : TK_QIDENT;
+        t->end = e == (size_t)-1 ? n : e;
+      }
+    }
+  } else if (c == ';') {
+    t->kind = TK_SEMI;
+  } else if (c == '(') {
+    t->kind = TK_LPAREN;
+  } else if (c == ')') {
+    t->kind = TK_RPAREN;
+  } else if (c == '\\') {
+    t->kind = TK_BACKSLASH;
+  } else {
+    while (t->end < n && is_plain((unsigned char)b[t->end])) t->end++;
+  }
+}
+
+static int word_is(const char *w, size_t len, const char *kw) {
+  size_t i;
+  for (i = 0; i < len && kw[i]; i++) {
+    unsigned char c = (unsigned char)w[i];
+    if (c >= 'A' && c <= 'Z') c = (unsigned char)(c - 'A' + 'a');
+    if (c != (unsigned char)kw[i]) return 0;
+  }
+  return i == len && kw[i] == '\0';
+}
+
+/* --- line numbers ------------------------------------------------------ */
+
+/* Line and column of pos, advancing s's cursor (callers ask in order). */
+static void where(ms_split *s, size_t pos, unsigned long *line,
+                  unsigned long *col) {
+  if (pos < s->lc_pos) {
+    s->lc_pos = 0;
+    s->lc_line = 1;
+    s->lc_bol = 0;
+  }
+  while (s->lc_pos < pos) {
+    const char *nl = memchr(s->buf + s->lc_pos, '\n', pos - s->lc_pos);
+    if (!nl) break;
+    s->lc_line++;
+    s->lc_pos = s->lc_bol = (size_t)(nl - s->buf) + 1;
+  }
+  s->lc_pos = pos;
+  *line = s->lc_line;
+  *col = (unsigned long)(pos - s->lc_bol) + 1;
+}
+
+static int fail(ms_split *s, const char *msg, size_t at) {
+  unsigned long col;
+  s->err = msg;
+  s->err_off = at;
+  where(s, at, &s->err_line, &col);
+  return -1;
+}
+
+static const char *unterminated(int kind) {
+  switch (kind) {
+  case TK_ERR_STRING: return "unterminated quoted string";
+  case TK_ERR_QIDENT: return "unterminated quoted identifier";
+  case TK_ERR_DOLLAR: return "unterminated dollar-quoted string";
+  default: return "unterminated /* comment";
+  }
+}
+
+static const char ERR_META[] = "psql meta-command is not SQL";
+static const char ERR_GOOSE[] = "unterminated -- +goose StatementBegin block";
+static const char ERR_COPY[] = "COPY data has no terminating \\. line";
+static const char ERR_COPYLINE[] =
+    "text after COPY ... FROM stdin; on the same line";
+
+/* --- goose annotations --------------------------------------------------- */
+
+/* Whether b[p..e) is "--" blanks "+goose" blanks word blanks, where word
+ * is matched ignoring case. */
+static int goose_mark(const char *b, size_t p, size_t e, const char *word) {
+  size_t wl = strlen(word), q;
+  if (e - p < 2 || b[p] != '-' || b[p + 1] != '-') return 0;
+  p += 2;
+  while (p < e && (b[p] == ' ' || b[p] == '\t')) p++;
+  if (e - p < 6 || !word_is(b + p, 6, "+goose")) return 0;
+  p += 6;
+  for (q = p; q < e && (b[q] == ' ' || b[q] == '\t'); q++) {}
+  if (q == p || e - q < wl || !word_is(b + q, wl, word)) return 0;
+  for (q += wl; q < e; q++)
+    if (!is_space((unsigned char)b[q])) return 0;
+  return 1;
+}
+
+/* Whether the -- comment at p is the first thing on its line. */
+static int line_starts_at(const char *b, size_t p) {
+  while (p > 0 && (b[p - 1] == ' ' || b[p - 1] == '\t')) p--;
+  return p == 0 || b[p - 1] == '\n' || b[p - 1] == '\r';
+}
+
+static void set_stmt(ms_split *s, ms_stmt *out, size_t start, size_t off,
+                     size_t end, size_t pend) {
+  out->piece_off = start;
+  out->piece_len = pend - start;
+  out->off = off;
+  out->len = end - off;
+  out->data_off = out->data_len = 0;
+  where(s, off, &out->line, &out->col);
+  s->pos = pend;
+}
+
+/* A goose block whose StatementBegin comment spans [cs, ce). Returns 1 with
+ * *out filled, 2 if the block holds no statement (s->pos moved past it),
+ * or -1. Like goose, looks only at lines, not at quotes, for the end. */
+static int goose_block(ms_split *s, ms_stmt *out, size_t start, size_t cs,
+                       size_t ce) {
+  const char *b = s->buf;
+  size_t n = s->len, body = ce, l, cend, pend, off = 0, last = 0, p;
+  int seen = 0;
+  tok t;
+  if (body < n && b[body] == '\r') body++;
+  if (body < n && b[body] == '\n') body++;
+  for (l = body;;) {
+    const char *nl = l < n ? memchr(b + l, '\n', n - l) : NULL;
+    size_t le = nl ? (size_t)(nl - b) : n, q = l;
+    while (q < le && (b[q] == ' ' || b[q] == '\t')) q++;
+    if (goose_mark(b, q, le, "statementend")) {
+      cend = l;
+      pend = nl ? le + 1 : n;
+      break;
+    }
+    if (!nl) return fail(s, ERR_GOOSE, cs);
+    l = le + 1;
+  }
+  for (p = body; p < cend; p = t.end) {
+    lex(b, cend, p, &t);
+    if (t.kind == TK_SPACE || t.kind == TK_LINECOMMENT ||
+        t.kind == TK_BLOCKCOMMENT)
+      continue;
+    if (!seen) off = t.start;
+    seen = 1;
+    last = t.end;
+  }
+  if (!seen) {
+    s->pos = pend;
+    return 2;
+  }
+  set_stmt(s, out, start, off, last, pend);
+  out->terminated = b[last - 1] == ';';
+  out->cls = ms_split_classify(b + off, last - off);
+  return 1;
+}
+
+/* --- COPY data and meta-commands ----------------------------------------- */
+
+/* The statement ending at end is COPY ... FROM STDIN: its data are the
+ * lines after the rest of this line, up to a line that is exactly \. */
+static int copy_data(ms_split *s, ms_stmt *out, size_t end) {
+  const char *b = s->buf;
+  size_t n = s->len, q = end, l;
+  while (q < n && (b[q] == ' ' || b[q] == '\t' || b[q] == '\r' || b[q] == '\f'))
+    q++;
+  if (q + 1 < n && b[q] == '-' && b[q + 1] == '-')
+    while (q < n && b[q] != '\n') q++;
+  if (q < n && b[q] != '\n') return fail(s, ERR_COPYLINE, q);
+  if (q >= n) return fail(s, ERR_COPY, out->off);
+  out->data_off = l = q + 1;
+  while (l < n) {
+    const char *nl;
+    if (b[l] == '\\' && l + 1 < n && b[l + 1] == '.') {
+      size_t e = l + 2;
+      if (e < n && b[e] == '\r') e++;
+      if (e == n || b[e] == '\n') {
+        out->data_len = l - out->data_off;
+        s->pos = e < n ? e + 1 : n;
+        out->piece_len = s->pos - out->piece_off;
+        return 1;
+      }
+    }
+    nl = memchr(b + l, '\n', n - l);
+    if (!nl) break;
+    l = (size_t)(nl - b) + 1;
+  }
+  return fail(s, ERR_COPY, out->data_off);
+}
+
+/* A backslash at bs outside quotes. Only \restrict and \unrestrict, at a
+ * statement boundary, are accepted (as a skippable piece). */
+static int meta(ms_split *s, ms_stmt *out, size_t start, size_t bs, int seen) {
+  const char *b = s->buf;
+  size_t n = s->len, q = bs + 1, end;
+  const char *nl;
+  while (q < n && !is_space((unsigned char)b[q]) && b[q] != '\\') q++;
+  if (seen || !(word_is(b + bs + 1, q - bs - 1, "restrict") ||
+                word_is(b + bs + 1, q - bs - 1, "unrestrict")))
+    return fail(s, ERR_META, bs);
+  nl = memchr(b + bs, '\n', n - bs);
+  end = nl ? (size_t)(nl - b) : n;
+  set_stmt(s, out, start, bs, end > bs && b[end - 1] == '\r' ? end - 1 : end,
+           nl ? end + 1 : n);
+  out->terminated = 0;
+  out->cls = MS_CLASS_META_SKIP;
+  return 1;
+}
+
+/* --- the statement loop ---------------------------------------------------- */
+
+void ms_split_init(ms_split *s, const char *buf, size_t len) {
+  memset(s, 0, sizeof *s);
+  s->buf = buf;
+  s->len = len;
+  s->lc_line = 1;
+}
+
+/* psql's heuristic for SQL-standard bodies: inside CREATE [OR REPLACE]
+ * FUNCTION/PROCEDURE, BEGIN (and CASE within it) opens a block that END
+ * closes, and ';' ends the statement only outside blocks and parens. */
+typedef struct blocks {
+  unsigned count;     /* unquoted words seen, saturating at 4 */
+  char first[4];      /* initials of the first four words, if relevant */
+  size_t depth;
+} blocks;
+
+static void track_word(blocks *k, const char *w, size_t len, size_t paren) {
+  char *f = k->first;
+  if (k->count < 4) {
+    if (word_is(w, len, "create") || word_is(w, len, "function") ||
+        word_is(w, len, "procedure") || word_is(w, len, "or") ||
+        word_is(w, len, "replace"))
+      f[k->count] = (char)(w[0] | 0x20);
+    k->count++;
+  }
+  if (paren != 0 || f[0] != 'c' ||
+      !(f[1] == 'f' || f[1] == 'p' ||
+        (f[1] == 'o' && f[2] == 'r' && (f[3] == 'f' || f[3] == 'p'))))
+    return;
+  if (word_is(w, len, "begin")) k->depth++;
+  else if (word_is(w, len, "case")) { if (k->depth > 0) k->depth++; }
+  else if (word_is(w, len, "end")) { if (k->depth > 0) k->depth--; }
+}
+
+int ms_split_next(ms_split *s, ms_stmt *out) {
+  const char *b = s->buf;
+  size_t n = s->len, start = s->pos, p = start, off = 0, last = 0, paren = 0;
+  int seen = 0, r;
+  blocks k;
+  tok t;
+  if (s->err) return -1;
+  if (start >= n) return 0;
+  memset(out, 0, sizeof *out);
+  memset(&k, 0, sizeof k);
+  for (;; p = t.end) {
+    lex(b, n, p, &t);
+    switch (t.kind) {
+    case TK_EOF:
+      if (!seen) {
+        set_stmt(s, out, start, start, start, n);
+        out->cls = MS_CLASS_EMPTY;
+        return 1;
+      }
+      set_stmt(s, out, start, off, last, last);
+      out->cls = ms_split_classify(b + off, last - off);
+      return 1;
+    case TK_SPACE:
+    case TK_BLOCKCOMMENT:
+      continue;
+    case TK_LINECOMMENT:
+      if (!seen && line_starts_at(b, t.start) &&
+          goose_mark(b, t.start, t.end, "statementbegin")) {
+        r = goose_block(s, out, start, t.start, t.end);
+        if (r != 2) return r;
+        t.end = s->pos;
+      }
+      continue;
+    case TK_ERR_STRING:
+    case TK_ERR_QIDENT:
+    case TK_ERR_DOLLAR:
+    case TK_ERR_COMMENT:
+      return fail(s, unterminated(t.kind), t.start);
+    case TK_BACKSLASH:
+      return meta(s, out, start, t.start, seen);
+    default:
+      break;
+    }
+    if (!seen) off = t.start;
+    seen = 1;
+    last = t.end;
+    if (t.kind == TK_LPAREN) {
+      paren++;
+    } else if (t.kind == TK_RPAREN) {
+      if (paren > 0) paren--;
+    } else if (t.kind == TK_WORD) {
+      track_word(&k, b + t.start, t.end - t.start, paren);
+    } else if (t.kind == TK_SEMI && paren == 0 && k.depth == 0) {
+      set_stmt(s, out, start, off, t.end, t.end);
+      out->terminated = 1;
+      out->cls = ms_split_classify(b + off, t.end - off);
+      return out->cls == MS_CLASS_COPY ? copy_data(s, out, t.end) : 1;
+    }
+  }
+}
+
+int ms_split_errmsg(const ms_split *s, char *buf, size_t n) {
+  if (!s->err) return snprintf(buf, n, "%s", "");
+  if (s->err == ERR_META) {
+    size_t q = s->err_off + 1;
+    while (q < s->len && q - s->err_off <= 32 &&
+           !is_space((unsigned char)s->buf[q]) && s->buf[q] != '\\')
+      q++;
+    return snprintf(buf, n, "psql meta-command \\%.*s is not SQL",
+                    (int)(q - s->err_off - 1), s->buf + s->err_off + 1);
+  }
+  if (s->err == ERR_COPYLINE) return snprintf(buf, n, "%s", s->err);
+  if (s->err == ERR_COPY)
+    return snprintf(buf, n, "COPY data starting at line %lu has no "
+                    "terminating \\. line", s->err_line);
+  return snprintf(buf, n, "%s starting at line %lu", s->err, s->err_line);
+}
+
+/* --- classification -------------------------------------------------------- */
+
+enum { NWORDS = 16, WORDLEN = 16 };
+typedef char cword[WORDLEN];
+
+/* The first NWORDS tokens at paren depth 0, words lowercased. A paren group
+ * reads as "(", a quoted identifier as "\"", ';' as ";", a word too long to
+ * be a keyword as "~", anything else as ".". */
+static int head_words(const char *b, size_t n, cword *w) {
+  size_t p = 0, depth = 0, i, len;
+  int nw = 0;
+  tok t;
+  while (nw < NWORDS) {
+    lex(b, n, p, &t);
+    p = t.end;
+    if (t.kind == TK_EOF || t.kind == TK_ERR_STRING || t.kind == TK_ERR_QIDENT ||
+        t.kind == TK_ERR_DOLLAR || t.kind == TK_ERR_COMMENT)
+      break;
+    if (t.kind == TK_SPACE || t.kind == TK_LINECOMMENT ||
+        t.kind == TK_BLOCKCOMMENT)
+      continue;
+    if (depth > 0) {
+      if (t.kind == TK_LPAREN) depth++;
+      else if (t.kind == TK_RPAREN) depth--;
+      continue;
+    }
+    len = t.end - t.start;
+    if (t.kind == TK_WORD && len < WORDLEN) {
+      for (i = 0; i < len; i++) {
+        char c = b[t.start + i];
+        w[nw][i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+      }
+      w[nw++][len] = '\0';
+      continue;
+    }
+    if (t.kind == TK_LPAREN) depth = 1;
+    strcpy(w[nw++], t.kind == TK_LPAREN ? "(" : t.kind == TK_QIDENT ? "\""
+                    : t.kind == TK_SEMI ? ";" : t.kind == TK_WORD ? "~" : ".");
+  }
+  return nw;
+}
+
+static int at(cword *w, int nw, int i, const char *kw) {
+  return i < nw && strcmp(w[i], kw) == 0;
+}
+
+/* Whether kw1 (followed by kw2, unless kw2 is NULL) is among the words. */
+static int has(cword *w, int nw, const char *kw1, const char *kw2) {
+  int i;
+  for (i = 1; i < nw; i++)
+    if (at(w, nw, i, kw1) && (!kw2 || at(w, nw, i + 1, kw2))) return 1;
+  return 0;
+}
+
+ms_class ms_split_classify(const char *stmt, size_t len) {
+  cword w[NWORDS];
+  int nw = head_words(stmt, len, w), i;
+  const char *k = nw > 0 ? w[0] : "";
+  if (!strcmp(k, "begin") || !strcmp(k, "commit") || !strcmp(k, "end") ||
+      !strcmp(k, "abort") ||
+      ((!strcmp(k, "start") || !strcmp(k, "prepare")) &&
+       at(w, nw, 1, "transaction")))
+    return MS_CLASS_TXN;
+  if (!strcmp(k, "rollback")) {
+    i = at(w, nw, 1, "work") || at(w, nw, 1, "transaction") ? 2 : 1;
+    return at(w, nw, i, "to") ? MS_CLASS_SQL : MS_CLASS_TXN;
+  }
+  if (!strcmp(k, "vacuum") || (!strcmp(k, "discard") && at(w, nw, 1, "all")))
+    return MS_CLASS_NOTX;
+  if (!strcmp(k, "create") || !strcmp(k, "drop")) {
+    i = !strcmp(k, "create") && at(w, nw, 1, "unique") ? 2 : 1;
+    if (at(w, nw, i, "index"))
+      return at(w, nw, i + 1, "concurrently") ? MS_CLASS_NOTX : MS_CLASS_SQL;
+    return at(w, nw, 1, "database") || at(w, nw, 1, "tablespace") ||
+           at(w, nw, 1, "subscription") ? MS_CLASS_NOTX : MS_CLASS_SQL;
+  }
+  if (!strcmp(k, "reindex")) {
+    i = at(w, nw, 1, "(") ? 2 : 1;
+    return at(w, nw, i, "schema") || at(w, nw, i, "database") ||
+           at(w, nw, i, "system") || has(w, nw, "concurrently", NULL)
+           ? MS_CLASS_NOTX : MS_CLASS_SQL;
+  }
+  if (!strcmp(k, "alter")) {
+    if (at(w, nw, 1, "system") ||
+        (at(w, nw, 1, "subscription") && has(w, nw, "publication", NULL)) ||
+        (at(w, nw, 1, "database") && has(w, nw, "set", "tablespace")) ||
+        (at(w, nw, 1, "table") && has(w, nw, "detach", NULL) &&
+         has(w, nw, "concurrently", NULL)))
+      return MS_CLASS_NOTX;
+    return at(w, nw, 1, "type") && has(w, nw, "add", "value")
+           ? MS_CLASS_ADDVALUE : MS_CLASS_SQL;
+  }
+  if (!strcmp(k, "cluster")) {
+    i = 1;
+    if (at(w, nw, i, "(")) i++;
+    if (at(w, nw, i, "verbose")) i++;
+    return i >= nw || at(w, nw, i, ";") ? MS_CLASS_NOTX : MS_CLASS_SQL;
+  }
+  if (!strcmp(k, "copy") && has(w, nw, "from", "stdin")) return MS_CLASS_COPY;
+  return MS_CLASS_SQL;
+}
+
+const char *ms_split_classname(ms_class cls) {
+  static const char *const names[] = {
+    "sql", "txn", "notx", "addvalue", "copy", "meta_skip", "empty"
+  };
+  return (unsigned)cls < sizeof names / sizeof names[0] ? names[cls] : "sql";
+}
