@@ -191,12 +191,15 @@ case $cmd in
     ;;
   env)
     [ $# -eq 1 ] || die "usage: pgtmp.sh env DIR"
-    [ -f "$1/env" ] && running "$1" || die "no server running in $1"
-    cat "$1/env"
+    [ -d "$1" ] || die "no server running in $1"
+    dir=$(abspath "$1")
+    if ! [ -f "$dir/env" ] || ! running "$dir"; then die "no server running in $dir"; fi
+    cat "$dir/env"
     ;;
   status)
     [ $# -eq 1 ] || die "usage: pgtmp.sh status DIR"
-    running "$1"
+    [ -d "$1" ] || exit 1
+    running "$(abspath "$1")"
     ;;
   stop)
     [ $# -eq 1 ] || die "usage: pgtmp.sh stop DIR"

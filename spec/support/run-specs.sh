@@ -27,6 +27,7 @@ busted=$(command -v busted) || { echo "run-specs: busted is missing: run sh spec
 
 work=
 bpid=
+# shellcheck disable=SC2317  # reached through the traps
 cleanup() {
   trap - EXIT INT TERM HUP
   if [ -n "$bpid" ]; then
@@ -51,6 +52,7 @@ mkdir "$work/tmp"
 # elsewhere than the test server.
 unset PGHOSTADDR PGSERVICE PGSERVICEFILE PGOPTIONS PGSSLMODE DATABASE_URL MOONSHIFT_DIR
 sh "$root/spec/support/pgtmp.sh" start "$work/pg" >"$work/env"
+# shellcheck disable=SC1091  # written just above
 . "$work/env"
 export MS_TEST_TMPDIR="$work/tmp"
 
