@@ -1,0 +1,3 @@
+select E'a\';b'
+'\'';' as x; select 'a\'; /* /* ; */ */ -- c
+select U&"a;" from "x""y";
