@@ -1,0 +1,64 @@
+# moonshift build: bin/moonshift (CLI), build/moonshift.so (Lua module for specs
+# and embedding), build/libmoonshift.a (C API). Objects live under build/.
+PREFIX    ?= /usr/local
+CC        ?= gcc
+PKGS      := lua5.4 libpq libcrypto
+CFLAGS    ?= -O2 -g
+WARN      := -Wall -Wextra -Werror -Wshadow -Wundef -Wwrite-strings \
+             -Wmissing-prototypes -Wstrict-prototypes
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC $(WARN) $(CFLAGS) \
+             $(shell pkg-config --cflags $(PKGS)) -Isrc -Ibuild -MMD -MP
+LIBS      := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+LUA       ?= lua5.4
+
+LIB_SRC   := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJ   := $(LIB_SRC:src/%.c=build/obj/%.o) build/obj/embedded.o
+LUA_SRC   := $(shell find lua -name '*.lua' | sort)
+
+all: bin/moonshift build/moonshift.so build/libmoonshift.a
+
+bin/moonshift: build/obj/main.o $(LIB_OBJ)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+build/moonshift.so: $(LIB_OBJ)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libpq libcrypto) -lm
+
+build/libmoonshift.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+build/obj/%.o: src/%.c
+	@mkdir -p build/obj
+	@echo "CC $<"; $(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/obj/embedded.o: build/embedded.c
+	@echo "CC $<"; $(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/embedded.c: src/embed.lua $(LUA_SRC)
+	@mkdir -p build
+	$(LUA) src/embed.lua $@ $(LUA_SRC)
+
+deps:
+	@sh spec/support/deps.sh
+
+test: deps
+	$(MAKE) all
+	sh spec/support/run-specs.sh $(SPEC)
+
+demo: deps
+	$(MAKE) all
+	sh spec/support/demo.sh
+
+demo-stop:
+	sh spec/support/pgtmp.sh stop .moonshift-demo
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib
+	install -m 755 bin/moonshift $(DESTDIR)$(PREFIX)/bin/moonshift
+	install -m 644 build/libmoonshift.a $(DESTDIR)$(PREFIX)/lib/libmoonshift.a
+
+clean:
+	rm -rf build bin
+
+.PHONY: all deps test demo demo-stop install clean
+-include $(wildcard build/obj/*.d)

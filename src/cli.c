@@ -1,0 +1,172 @@
+/* cli.c: parses moonshift's command line (flags may come before or after the
+ * command, as --flag VALUE or --flag=VALUE), applies the environment
+ * defaults (DATABASE_URL, MOONSHIFT_DIR) and holds every help text. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct cmd_help { const char *name, *usage, *text; } cmd_help;
+
+static const cmd_help commands[] = {
+  { "up", "moonshift up [--to VERSION] [--allow-out-of-order]",
+    "Applies every pending migration in version order, each in its own transaction\n"
+    "together with its tracking row. With --to, stops after VERSION. Exits at once,\n"
+    "without taking the lock, when nothing is pending." },
+  { "down", "moonshift down [N] [--to VERSION]",
+    "Rolls back the newest applied migration, or N of them, newest application first.\n"
+    "With --to VERSION rolls back every migration above VERSION (--to 0: all)." },
+  { "redo", "moonshift redo", "Rolls back the newest applied migration and applies it again." },
+  { "status", "moonshift status",
+    "Lists every migration, one line each: version, name, kind, state, applied_at." },
+  { "version", "moonshift version", "Prints the database's current version (0 when none is applied)." },
+  { "new", "moonshift new NAME [--lua]",
+    "Creates the next migration file from a template: the next sequential number when\n"
+    "the folder uses them, else a UTC timestamp. --lua writes a Lua migration." },
+  { NULL, NULL, NULL }
+};
+
+static const char *global_help =
+  "moonshift: PostgreSQL schema migrations from SQL and Lua files\n"
+  "\n"
+  "usage: moonshift COMMAND [options]\n"
+  "\n"
+  "commands:\n"
+  "  up        apply pending migrations\n"
+  "  down      roll back migrations (default: one)\n"
+  "  redo      roll back the newest migration and apply it again\n"
+  "  status    list migrations and their state\n"
+  "  version   print the database's current version\n"
+  "  new       create a migration file\n"
+  "\n"
+  "options:\n"
+  "  --url URL            database (postgres:// URL or conninfo); env DATABASE_URL;\n"
+  "                       default: libpq's (PGHOST, PGDATABASE, ~/.pgpass, ...)\n"
+  "  --dir DIR            migrations folder; env MOONSHIFT_DIR; default ./migrations\n"
+  "  --table [S.]NAME     tracking table; default moonshift_migrations in the\n"
+  "                       connection's current schema\n"
+  "  --to VERSION         up: stop after VERSION; down: roll back above VERSION\n"
+  "  --lock-timeout DUR   give up waiting for the migration lock (e.g. 30s, 5m);\n"
+  "                       default: wait\n"
+  "  --allow-out-of-order apply pending versions older than the newest applied one\n"
+  "  -v, --verbose        more detail (statement durations)\n"
+  "  -h, --help           this help; moonshift COMMAND --help for a command\n"
+  "  --version            print moonshift's version\n"
+  "\n"
+  "exit codes: 0 success, 1 a migration failed, 2 usage or migrations folder error,\n"
+  "            3 cannot connect (or the connection was lost), 4 lock timeout\n";
+
+int ms_cli_known(const char *command) {
+  for (const cmd_help *h = commands; h->name; h++)
+    if (strcmp(h->name, command) == 0) return 1;
+  return 0;
+}
+
+int ms_cli_help(const char *command) {
+  if (!command) { fputs(global_help, stdout); return 1; }
+  for (const cmd_help *h = commands; h->name; h++) {
+    if (strcmp(h->name, command) == 0) {
+      printf("usage: %s\n\n%s\n\nSee moonshift --help for the options every command takes.\n",
+             h->usage, h->text);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Accepts 90, 90s, 500ms, 5m, 1h, 1.5s. */
+static int parse_duration(const char *s, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || v < 0) return -1;
+  if (!*end || strcmp(end, "s") == 0) *out = v;
+  else if (strcmp(end, "ms") == 0) *out = v / 1000;
+  else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0) *out = v * 60;
+  else if (strcmp(end, "h") == 0) *out = v * 3600;
+  else return -1;
+  return 0;
+}
+
+static int parse_version(const char *s, int64_t *out) {
+  char *end;
+  if (!*s || *s == '-' || *s == '+') return -1;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || *end) return -1;
+  *out = v;
+  return 0;
+}
+
+/* Options that take a value. */
+static const char *const valued[] = { "url", "dir", "table", "to", "lock-timeout", NULL };
+
+static int takes_value(const char *name) {
+  for (int i = 0; valued[i]; i++) if (strcmp(valued[i], name) == 0) return 1;
+  return 0;
+}
+
+static ms_status set_value(ms_ctx *c, ms_cli *o, const char *name, const char *v) {
+  if (strcmp(name, "url") == 0) o->opts.url = v;
+  else if (strcmp(name, "dir") == 0) o->opts.dir = v;
+  else if (strcmp(name, "table") == 0) o->opts.table = v;
+  else if (strcmp(name, "to") == 0) {
+    if (parse_version(v, &o->opts.to) != 0)
+      return ms_fail(c, MS_EUSAGE, "--to takes a version (digits), not '%s'", v);
+    o->opts.has_to = 1;
+  } else if (parse_duration(v, &o->opts.lock_timeout) != 0) {
+    return ms_fail(c, MS_EUSAGE, "--%s takes a duration such as 30s, 500ms or 5m, not '%s'", name, v);
+  }
+  return MS_OK;
+}
+
+static ms_status set_flag(ms_ctx *c, ms_cli *o, const char *name) {
+  if (strcmp(name, "help") == 0 || strcmp(name, "h") == 0) o->help = 1;
+  else if (strcmp(name, "version") == 0) o->version = 1;
+  else if (strcmp(name, "verbose") == 0 || strcmp(name, "v") == 0) o->opts.verbose = 1;
+  else if (strcmp(name, "lua") == 0) o->lua = 1;
+  else if (strcmp(name, "allow-out-of-order") == 0) o->opts.allow_out_of_order = 1;
+  else return ms_fail(c, MS_EUSAGE, "unknown option -%s%s (see moonshift --help)",
+                      name[1] ? "-" : "", name);
+  return MS_OK;
+}
+
+ms_status ms_cli_parse(ms_ctx *c, int argc, char **argv, ms_cli *o) {
+  memset(o, 0, sizeof *o);
+  o->opts.lock_timeout = -1;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    ms_status st = MS_OK;
+    if (a[0] == '-' && a[1] && !(a[1] >= '0' && a[1] <= '9')) {
+      char name[64];
+      const char *p = a + (a[1] == '-' ? 2 : 1), *eq = strchr(p, '=');
+      size_t n = eq ? (size_t)(eq - p) : strlen(p);
+      if (n == 0 || n >= sizeof name) return ms_fail(c, MS_EUSAGE, "bad option '%s' (see moonshift --help)", a);
+      memcpy(name, p, n);
+      name[n] = '\0';
+      if (takes_value(name)) {
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v) return ms_fail(c, MS_EUSAGE, "--%s needs a value (see moonshift --help)", name);
+        st = set_value(c, o, name, v);
+      } else if (eq) {
+        return ms_fail(c, MS_EUSAGE, "--%s takes no value", name);
+      } else {
+        st = set_flag(c, o, name);
+      }
+    } else if (!o->command) {
+      o->command = a;
+    } else if (o->nargs < 4) {
+      o->args[o->nargs++] = a;
+    } else {
+      return ms_fail(c, MS_EUSAGE, "too many arguments (see moonshift %s --help)", o->command);
+    }
+    if (st != MS_OK) return st;
+  }
+  if (!o->opts.url) o->opts.url = getenv("DATABASE_URL");
+  if (!o->opts.dir) o->opts.dir = getenv("MOONSHIFT_DIR");
+  if (o->command && !ms_cli_known(o->command))
+    return ms_fail(c, MS_EUSAGE, "unknown command '%s' (see moonshift --help)", o->command);
+  return MS_OK;
+}

@@ -1,0 +1,287 @@
+/* commands.c: up, down, redo, status, version and new. Each reads the
+ * migration folder first (folder errors exit before any connection), takes
+ * the lock only when it will change something, and re-reads the tracking
+ * table under the lock. Uses source, tracker, lock, plan and runner. */
+#include "commands.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "conn.h"
+#include "lock.h"
+#include "plan.h"
+#include "runner.h"
+#include "source.h"
+#include "tracker.h"
+
+static const char *dir_of(const ms_ctx *c) {
+  return c->opts.dir && *c->opts.dir ? c->opts.dir : "migrations";
+}
+
+static ms_status open_project(ms_ctx *c) {
+  c->src = calloc(1, sizeof *c->src);
+  if (!c->src) return ms_fail(c, MS_EFAILED, "out of memory");
+  return ms_source_scan(c, dir_of(c), c->src);
+}
+
+static ms_status open_db(ms_ctx *c) {
+  ms_status st = ms_conn_open(c);
+  return st == MS_OK ? ms_tracker_resolve(c) : st;
+}
+
+/* Prints a version as its file writes it (001), or plainly without a file. */
+static void fmt_version(const ms_ctx *c, int64_t v, char *out, size_t n) {
+  const ms_migration *m = c->src ? ms_source_find(c->src, v) : NULL;
+  snprintf(out, n, "%0*" PRId64, m ? m->vwidth : 1, v);
+}
+
+static void say_version(const ms_ctx *c, const char *lead) {
+  ms_applied a;
+  char v[32] = "0";
+  if (ms_tracker_load((ms_ctx *)c, &a) == MS_OK) {
+    if (a.n) fmt_version(c, a.v[a.n - 1].version, v, sizeof v);
+    ms_applied_free(&a);
+  }
+  ms_out("%s; the database is at version %s", lead, v);
+}
+
+/* Runs the plan in order; stops at the first failure. */
+static ms_status run_plan(ms_ctx *c, const ms_plan *p, int down, size_t *done) {
+  *done = 0;
+  for (size_t i = 0; i < p->n; i++) {
+    ms_status st = ms_runner_run(c, p->v[i], down);
+    if (st != MS_OK) {
+      char v[32];
+      char *why = strdup(c->err ? c->err : "");
+      fmt_version(c, p->v[i]->version, v, sizeof v);
+      st = ms_fail(c, st, "%s\nmigration %s %s failed and was not %s; %zu before it in this run %s",
+                   why ? why : "", v, p->v[i]->name, down ? "rolled back" : "recorded", *done,
+                   down ? "were rolled back" : "stay applied");
+      free(why);
+      return st;
+    }
+    (*done)++;
+  }
+  return MS_OK;
+}
+
+static ms_status check_plan(ms_ctx *c, const ms_plan *p, int down) {
+  for (size_t i = 0; i < p->n; i++) {
+    ms_status st = ms_runner_check(c, p->v[i], down);
+    if (st != MS_OK) return st;
+  }
+  return MS_OK;
+}
+
+ms_status ms_cmd_up(ms_ctx *c) {
+  ms_applied a = {0};
+  ms_plan p = {0};
+  size_t done = 0;
+  ms_status st = open_project(c);
+  if (st == MS_OK) st = open_db(c);
+  if (st == MS_OK) st = ms_tracker_load(c, &a);
+  if (st == MS_OK) st = ms_plan_up(c, &a, &p);
+  /* nothing pending: answer without taking the lock */
+  if (st == MS_OK && p.n > 0) {
+    st = check_plan(c, &p, 0);
+    ms_applied_free(&a);
+    ms_plan_free(&p);
+    if (st == MS_OK) st = ms_lock_acquire(c);
+    if (st == MS_OK) st = ms_tracker_ensure(c);
+    if (st == MS_OK) st = ms_tracker_load(c, &a);
+    if (st == MS_OK) st = ms_plan_up(c, &a, &p);
+    if (st == MS_OK) st = check_plan(c, &p, 0);
+    if (st == MS_OK) st = run_plan(c, &p, 0, &done);
+  }
+  if (st == MS_OK) {
+    char lead[64];
+    snprintf(lead, sizeof lead, done ? "%zu migration%s applied" : "nothing to apply", done,
+             done == 1 ? "" : "s");
+    say_version(c, lead);
+  }
+  ms_applied_free(&a);
+  ms_plan_free(&p);
+  return st;
+}
+
+ms_status ms_cmd_down(ms_ctx *c, long steps) {
+  ms_applied a = {0};
+  ms_plan p = {0};
+  size_t done = 0;
+  ms_status st = open_project(c);
+  if (st == MS_OK) st = open_db(c);
+  if (st == MS_OK) st = ms_lock_acquire(c);
+  if (st == MS_OK) st = ms_tracker_load(c, &a);
+  if (st == MS_OK) st = ms_plan_down(c, &a, steps, &p);
+  if (st == MS_OK) st = check_plan(c, &p, 1);
+  if (st == MS_OK) st = run_plan(c, &p, 1, &done);
+  if (st == MS_OK) {
+    char lead[64];
+    snprintf(lead, sizeof lead, done ? "%zu migration%s rolled back" : "nothing to roll back", done,
+             done == 1 ? "" : "s");
+    say_version(c, lead);
+  }
+  ms_applied_free(&a);
+  ms_plan_free(&p);
+  return st;
+}
+
+ms_status ms_cmd_redo(ms_ctx *c) {
+  ms_applied a = {0};
+  ms_plan p = {0};
+  ms_status st = open_project(c);
+  if (st == MS_OK) st = open_db(c);
+  if (st == MS_OK) st = ms_lock_acquire(c);
+  if (st == MS_OK) st = ms_tracker_load(c, &a);
+  if (st == MS_OK) st = ms_plan_down(c, &a, 1, &p);
+  if (st == MS_OK && p.n == 0) st = ms_fail(c, MS_EUSAGE, "nothing to redo: no migration is applied");
+  if (st == MS_OK) st = ms_runner_check(c, p.v[0], 1);
+  if (st == MS_OK) st = ms_runner_check(c, p.v[0], 0);
+  if (st == MS_OK) st = ms_runner_run(c, p.v[0], 1);
+  if (st == MS_OK) st = ms_runner_run(c, p.v[0], 0);
+  if (st == MS_OK) say_version(c, "redone");
+  ms_applied_free(&a);
+  ms_plan_free(&p);
+  return st;
+}
+
+static void status_row(const char *v, const char *name, const char *kind, const char *state,
+                       const char *at, int nw) {
+  ms_out("%-14s  %-*s  %-4s  %-22s  %s", v, nw, name, kind, state, at);
+}
+
+ms_status ms_cmd_status(ms_ctx *c) {
+  ms_applied a = {0};
+  ms_status st = open_project(c);
+  if (st == MS_OK) st = open_db(c);
+  if (st == MS_OK) st = ms_tracker_load(c, &a);
+  if (st != MS_OK) return st;
+  const ms_source *s = c->src;
+  int nw = 4;
+  for (size_t i = 0; i < s->n; i++) if ((int)strlen(s->v[i].name) > nw) nw = (int)strlen(s->v[i].name);
+  for (size_t i = 0; i < a.n; i++) if ((int)strlen(a.v[i].name) > nw) nw = (int)strlen(a.v[i].name);
+  status_row("version", "name", "kind", "state", "applied_at", nw);
+  size_t i = 0, j = 0, applied = 0, pending = 0, missing = 0;
+  while (i < s->n || j < a.n) {
+    const ms_migration *m = i < s->n ? &s->v[i] : NULL;
+    const ms_applied_row *r = j < a.n ? &a.v[j] : NULL;
+    char v[32];
+    if (m && (!r || m->version <= r->version)) {
+      int is_applied = r && r->version == m->version;
+      fmt_version(c, m->version, v, sizeof v);
+      status_row(v, m->name, m->kind == MS_KIND_LUA ? "lua" : "sql", is_applied ? "applied" : "pending",
+                 is_applied ? r->applied_at : "-", nw);
+      if (is_applied) { applied++; j++; } else pending++;
+      i++;
+    } else {
+      snprintf(v, sizeof v, "%" PRId64, r->version);
+      status_row(v, r->name, r->kind, "applied, file missing", r->applied_at, nw);
+      applied++;
+      missing++;
+      j++;
+    }
+  }
+  ms_out("%zu applied, %zu pending%s (tracking table %s.%s, advisory lock key %" PRId64 ")",
+         applied, pending, missing ? ", some applied files missing" : "", c->table_schema,
+         c->table_name, c->lock_key);
+  ms_applied_free(&a);
+  return MS_OK;
+}
+
+ms_status ms_cmd_version(ms_ctx *c) {
+  ms_applied a = {0};
+  ms_status st = open_project(c);
+  if (st == MS_OK) st = open_db(c);
+  if (st == MS_OK) st = ms_tracker_load(c, &a);
+  if (st != MS_OK) return st;
+  char v[32] = "0";
+  if (a.n) fmt_version(c, a.v[a.n - 1].version, v, sizeof v);
+  ms_out("%s", v);
+  ms_applied_free(&a);
+  return MS_OK;
+}
+
+/* Keeps letters, digits, '-' and '.'; everything else becomes one '_'. */
+static char *slug(const char *name) {
+  size_t n = strlen(name), w = 0;
+  char *out = malloc(n + 1);
+  if (!out) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)name[i];
+    int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+             ch == '-' || ch == '.';
+    if (ok) out[w++] = (char)ch;
+    else if (w > 0 && out[w - 1] != '_') out[w++] = '_';
+  }
+  while (w > 0 && out[w - 1] == '_') w--;
+  out[w] = '\0';
+  return out;
+}
+
+/* Sequential numbering when the folder uses it (versions below 10^9),
+ * else a UTC timestamp YYYYMMDDHHMMSS (kept above the newest version). */
+static void next_version(const ms_source *s, char *out, size_t n) {
+  const ms_migration *last = s->n ? &s->v[s->n - 1] : NULL;
+  if (last && last->version < 1000000000) {
+    snprintf(out, n, "%0*" PRId64, last->vwidth, last->version + 1);
+    return;
+  }
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(out, n, "%Y%m%d%H%M%S", &tm);
+  if (last && strtoll(out, NULL, 10) <= last->version) snprintf(out, n, "%" PRId64, last->version + 1);
+}
+
+static ms_status template_text(ms_ctx *c, const char *kind, const char *name, ms_buf *out) {
+  lua_State *L = c->L;
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "moonshift.templates");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, kind);
+  lua_pushstring(L, name);
+  lua_call(L, 1, 1);
+  size_t len;
+  const char *t = lua_tolstring(L, -1, &len);
+  ms_buf_add(out, t ? t : "", t ? len : 0);
+  lua_pop(L, 2);
+  return MS_OK;
+}
+
+ms_status ms_cmd_new(ms_ctx *c, const char *name, int lua) {
+  const char *dir = dir_of(c);
+  char version[32];
+  ms_buf path = {0}, text = {0};
+  char *s = slug(name ? name : "");
+  ms_status st = MS_OK;
+  if (!s || !*s) st = ms_fail(c, MS_EUSAGE, "usage: moonshift new NAME [--lua] (NAME needs letters or digits)");
+  if (st == MS_OK && mkdir(dir, 0777) != 0 && errno != EEXIST)
+    st = ms_fail(c, MS_EUSAGE, "cannot create migrations folder %s: %s", dir, strerror(errno));
+  if (st == MS_OK) st = open_project(c);
+  if (st == MS_OK) {
+    next_version(c->src, version, sizeof version);
+    ms_buf_printf(&path, "%s/%s_%s.%s", dir, version, s, lua ? "lua" : "sql");
+    st = template_text(c, lua ? "lua" : "sql", s, &text);
+  }
+  if (st == MS_OK) {
+    int fd = open(path.data, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    if (fd < 0 || write(fd, text.data, text.len) != (ssize_t)text.len)
+      st = ms_fail(c, MS_EUSAGE, "cannot create %s: %s", path.data, strerror(errno));
+    if (fd >= 0) close(fd);
+  }
+  if (st == MS_OK) ms_out("created %s", path.data);
+  free(s);
+  ms_buf_free(&path);
+  ms_buf_free(&text);
+  return st;
+}

@@ -1,0 +1,15 @@
+/* commands.h: the CLI commands, each a status-returning function over the
+ * run context (options in c->opts). */
+#ifndef MS_COMMANDS_H
+#define MS_COMMANDS_H
+
+#include "ms.h"
+
+ms_status ms_cmd_up(ms_ctx *c) MS_MUST_CHECK;
+ms_status ms_cmd_down(ms_ctx *c, long steps) MS_MUST_CHECK;   /* steps <= 0: use --to */
+ms_status ms_cmd_redo(ms_ctx *c) MS_MUST_CHECK;
+ms_status ms_cmd_status(ms_ctx *c) MS_MUST_CHECK;
+ms_status ms_cmd_version(ms_ctx *c) MS_MUST_CHECK;
+ms_status ms_cmd_new(ms_ctx *c, const char *name, int lua) MS_MUST_CHECK;
+
+#endif

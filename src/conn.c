@@ -1,0 +1,145 @@
+/* conn.c: opens the libpq connection (PQconnectdbParams with expand_dbname,
+ * so URLs and conninfo strings both work), routes server notices to stderr,
+ * runs internal queries, and masks passwords in anything shown. */
+#include "conn.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "pgerr.h"
+
+static void notice(void *arg, const char *msg) {
+  (void)arg;
+  fprintf(stderr, "%s", msg);
+}
+
+/* Folds libpq's multi-line message into one line, masked. */
+static void one_line(ms_buf *b, const char *msg) {
+  ms_buf raw = {0};
+  int space = 0;
+  for (const char *p = msg; *p; p++) {
+    if (*p == '\n' || *p == '\t' || *p == '\r') { space = 1; continue; }
+    if (space && raw.len > 0) ms_buf_puts(&raw, raw.data[raw.len - 1] == ':' ? " " : "; ");
+    space = 0;
+    ms_buf_add(&raw, p, 1);
+  }
+  ms_mask_secrets(b, raw.data ? raw.data : "unknown error");
+  ms_buf_free(&raw);
+}
+
+ms_status ms_conn_open(ms_ctx *c) {
+  const char *keys[4], *vals[4];
+  int n = 0;
+  if (!getenv("PGCONNECT_TIMEOUT")) { keys[n] = "connect_timeout"; vals[n++] = "10"; }
+  keys[n] = "fallback_application_name"; vals[n++] = "moonshift";
+  if (c->opts.url && *c->opts.url) { keys[n] = "dbname"; vals[n++] = c->opts.url; }
+  keys[n] = NULL; vals[n] = NULL;
+  c->conn = PQconnectdbParams(keys, vals, 1);
+  if (c->conn && PQstatus(c->conn) == CONNECTION_OK) {
+    PQsetNoticeProcessor(c->conn, notice, NULL);
+    return MS_OK;
+  }
+  ms_buf b = {0};
+  one_line(&b, c->conn ? PQerrorMessage(c->conn) : "out of memory");
+  ms_status st = ms_fail(c, MS_ECONNECT, "cannot connect to the database: %s", b.data);
+  ms_buf_free(&b);
+  PQfinish(c->conn);
+  c->conn = NULL;
+  return st;
+}
+
+ms_status ms_conn_failure(const ms_ctx *c) {
+  return c->conn && PQstatus(c->conn) == CONNECTION_OK ? MS_EFAILED : MS_ECONNECT;
+}
+
+ms_status ms_conn_report(ms_ctx *c, const PGresult *r) {
+  ms_pgerr e;
+  ms_buf b = {0};
+  ms_pgerr_from(r, c->conn, &e);
+  ms_pgerr_format(&b, &e, NULL, 0);
+  ms_status st = ms_conn_failure(c);
+  if (st == MS_ECONNECT) {
+    ms_buf_free(&b);
+    one_line(&b, PQerrorMessage(c->conn));
+    st = ms_fail(c, st, "lost the connection to the database: %s", b.data);
+  } else {
+    st = ms_fail(c, st, "%s", b.data ? b.data : "query failed");
+  }
+  ms_buf_free(&b);
+  return st;
+}
+
+ms_status ms_conn_exec(ms_ctx *c, const char *sql) {
+  PGresult *r = PQexec(c->conn, sql);
+  ms_status st = ms_pg_ok(r) ? MS_OK : ms_conn_report(c, r);
+  PQclear(r);
+  return st;
+}
+
+ms_status ms_conn_query(ms_ctx *c, const char *sql, int nparams, const char *const *params,
+                        PGresult **out) {
+  PGresult *r = PQexecParams(c->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+  *out = NULL;
+  if (ms_pg_ok(r)) { *out = r; return MS_OK; }
+  ms_status st = ms_conn_report(c, r);
+  PQclear(r);
+  return st;
+}
+
+void ms_conn_recover(ms_ctx *c) {
+  if (!c->conn || PQstatus(c->conn) != CONNECTION_OK) return;
+  if (PQtransactionStatus(c->conn) != PQTRANS_IDLE) PQclear(PQexec(c->conn, "ROLLBACK"));
+  PQclear(PQexec(c->conn, "RESET ALL"));
+}
+
+static int starts_ci(const char *p, const char *word) {
+  for (; *word; p++, word++)
+    if (tolower((unsigned char)*p) != *word) return 0;
+  return 1;
+}
+
+/* Masks "password=VALUE" (conninfo or URL query); returns chars consumed. */
+static size_t mask_pair(ms_buf *b, const char *p) {
+  const char *q = p + 8;
+  while (*q == ' ') q++;
+  if (*q != '=') return 0;
+  q++;
+  while (*q == ' ') q++;
+  if (*q == '\'') {
+    for (q++; *q && *q != '\''; q++) if (*q == '\\' && q[1]) q++;
+    if (*q) q++;
+  } else {
+    while (*q && *q != ' ' && *q != '&') q++;
+  }
+  ms_buf_puts(b, "password=***");
+  return (size_t)(q - p);
+}
+
+void ms_mask_secrets(ms_buf *b, const char *s) {
+  const char *p = s;
+  while (*p) {
+    const char *scheme = strstr(p, "://");
+    if (scheme && (size_t)(scheme - p) < 32 && strchr(scheme + 3, '@')) {
+      const char *user = scheme + 3, *at = user;
+      while (*at && *at != '@' && *at != '/' && *at != ' ') at++;
+      const char *colon = memchr(user, ':', (size_t)(at - user));
+      if (*at == '@' && colon) {
+        ms_buf_add(b, p, (size_t)(colon - p));
+        ms_buf_puts(b, ":***");
+        p = at;
+        continue;
+      }
+    }
+    if ((p == s || !isalnum((unsigned char)p[-1])) && starts_ci(p, "password")) {
+      size_t k = mask_pair(b, p);
+      if (k) { p += k; continue; }
+    }
+    ms_buf_add(b, p, 1);
+    p++;
+  }
+  if (!b->data) ms_buf_puts(b, "");
+}

@@ -1,0 +1,41 @@
+/* conn.h: connecting to PostgreSQL and keeping secrets out of output. */
+#ifndef MS_CONN_H
+#define MS_CONN_H
+
+#include "ms.h"
+#include "buf.h"
+
+struct pg_result;
+
+/* Opens c->conn from c->opts.url (a postgres:// URL or a conninfo string) or
+ * libpq's defaults, with application_name "moonshift" unless the user set
+ * one. Returns MS_ECONNECT with a one-line cause (no password) on failure. */
+ms_status ms_conn_open(ms_ctx *c) MS_MUST_CHECK;
+
+/* Runs sql (no parameters, one or more statements); on error fills c->err
+ * with a one-line report and returns MS_EFAILED, or MS_ECONNECT when the
+ * connection is gone. The result is cleared. */
+ms_status ms_conn_exec(ms_ctx *c, const char *sql) MS_MUST_CHECK;
+
+/* Runs a parameterised query and returns its result in *out (caller clears),
+ * or an error status with c->err set and *out NULL. */
+ms_status ms_conn_query(ms_ctx *c, const char *sql, int nparams, const char *const *params,
+                        struct pg_result **out) MS_MUST_CHECK;
+
+/* Appends s to b with any password replaced by "***": URL userinfo and
+ * password query parameters, and conninfo password=... pairs. */
+void ms_mask_secrets(ms_buf *b, const char *s);
+
+/* Sets c->err from a failed result r (not cleared) and returns MS_EFAILED,
+ * or MS_ECONNECT when the connection is gone. */
+ms_status ms_conn_report(ms_ctx *c, const struct pg_result *r);
+
+/* Returns the status for a failed result: MS_ECONNECT when the connection is
+ * gone, else MS_EFAILED. */
+ms_status ms_conn_failure(const ms_ctx *c);
+
+/* After a failure: rolls back an open transaction and resets session
+ * settings, so the next migration starts clean. Best effort. */
+void ms_conn_recover(ms_ctx *c);
+
+#endif

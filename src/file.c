@@ -1,0 +1,40 @@
+/* file.c: maps migration files read-only, so a large SQL file is paged in
+ * as it is sent instead of being copied into memory. POSIX mmap. */
+#include "file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+ms_status ms_file_open(ms_ctx *c, const char *path, ms_file *f) {
+  struct stat sb;
+  memset(f, 0, sizeof *f);
+  f->data = "";
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return ms_fail(c, MS_EUSAGE, "%s: cannot read: %s", path, strerror(errno));
+  ms_status st = MS_OK;
+  if (fstat(fd, &sb) != 0) {
+    st = ms_fail(c, MS_EUSAGE, "%s: cannot read: %s", path, strerror(errno));
+  } else if (sb.st_size > 0) {
+    void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      st = ms_fail(c, MS_EUSAGE, "%s: cannot read: %s", path, strerror(errno));
+    } else {
+      posix_madvise(p, (size_t)sb.st_size, POSIX_MADV_SEQUENTIAL);
+      f->map = p;
+      f->data = p;
+      f->len = (size_t)sb.st_size;
+    }
+  }
+  close(fd);
+  return st;
+}
+
+void ms_file_close(ms_file *f) {
+  if (f->map) munmap(f->map, f->len);
+  memset(f, 0, sizeof *f);
+  f->data = "";
+}

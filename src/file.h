@@ -1,0 +1,18 @@
+/* file.h: read-only access to a migration file's bytes (memory-mapped). */
+#ifndef MS_FILE_H
+#define MS_FILE_H
+
+#include <stddef.h>
+#include "ms.h"
+
+typedef struct ms_file {
+  const char *data;   /* the bytes; "" for an empty file */
+  size_t len;
+  void *map;          /* mmap base, NULL when nothing is mapped */
+} ms_file;
+
+/* Maps path; returns MS_EUSAGE naming the file and the cause on failure. */
+ms_status ms_file_open(ms_ctx *c, const char *path, ms_file *f) MS_MUST_CHECK;
+void ms_file_close(ms_file *f);
+
+#endif

@@ -1,0 +1,18 @@
+/* ldb.h: the `db` object handed to Lua migrations (exec, query, and the
+ * helpers of lua/moonshift/db.lua). */
+#ifndef MS_LDB_H
+#define MS_LDB_H
+
+#include "ms.h"
+
+/* Creates the db metatable (C methods merged with require "moonshift.db").
+ * Stack: [-0, +0]; may raise. */
+void ms_ldb_open(struct lua_State *L);
+
+/* Pushes a db object bound to c's connection. Stack: [-0, +1]; may raise. */
+void ms_ldb_push(struct lua_State *L, ms_ctx *c);
+
+/* 1 when the value at idx is an SQL error raised by db methods. */
+int ms_ldb_is_sqlerror(struct lua_State *L, int idx);
+
+#endif

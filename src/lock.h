@@ -1,0 +1,20 @@
+/* lock.h: the migration lock, a PostgreSQL session advisory lock. */
+#ifndef MS_LOCK_H
+#define MS_LOCK_H
+
+#include "ms.h"
+
+/* The advisory lock key for a tracking table "schema.name": the first 8
+ * bytes of SHA-256("moonshift:" schema "." name), big-endian, as int64. */
+int64_t ms_lock_key(const char *schema, const char *name);
+
+/* Takes the lock, polling pg_try_advisory_lock with backoff on a session
+ * with no transaction open; prints who holds it while waiting. Returns
+ * MS_ELOCK after opts.lock_timeout seconds (if >= 0). */
+ms_status ms_lock_acquire(ms_ctx *c) MS_MUST_CHECK;
+
+/* Releases the lock if held (best effort; the server drops it with the
+ * session anyway). */
+void ms_lock_release(ms_ctx *c);
+
+#endif

@@ -1,0 +1,130 @@
+/* luarun.c: runs Lua migrations. Each file is loaded once, as text, into a
+ * fresh environment from lua/moonshift/sandbox.lua; its returned table is
+ * checked ({ up = fn, down = fn?, transaction = bool? }) before anything
+ * runs. up/down are called through lbridge.c with the db object of ldb.c. */
+#include "luarun.h"
+
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <libpq-fe.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "lbridge.h"
+#include "ldb.h"
+
+/* Pushes a new environment for m: require("moonshift.sandbox").env(info). */
+static void push_env(lua_State *L, const ms_migration *m) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "moonshift.sandbox");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "env");
+  lua_remove(L, -2);
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, m->path);
+  lua_setfield(L, -2, "path");
+  lua_pushinteger(L, m->version);
+  lua_setfield(L, -2, "version");
+  lua_pushstring(L, m->name);
+  lua_setfield(L, -2, "name");
+  lua_call(L, 1, 1);
+}
+
+static ms_status bad_shape(ms_ctx *c, const ms_migration *m, const char *what) {
+  return ms_fail(c, MS_EUSAGE, "%s: %s (a Lua migration returns { up = function(db) ... end, "
+                 "down = function(db) ... end, transaction = true|false })", m->path, what);
+}
+
+/* Validates the table on top of the stack. */
+static ms_status check_shape(ms_ctx *c, const ms_migration *m) {
+  lua_State *L = c->L;
+  if (!lua_istable(L, -1)) {
+    const char *got = lua_isnone(L, -1) || lua_isnil(L, -1) ? "nothing" : luaL_typename(L, -1);
+    return ms_fail(c, MS_EUSAGE, "%s: the file returned %s instead of a table (a Lua migration "
+                   "returns { up = function(db) ... end, down = function(db) ... end })", m->path, got);
+  }
+  int t_up = lua_getfield(L, -1, "up");
+  int t_down = lua_getfield(L, -2, "down");
+  int t_tx = lua_getfield(L, -3, "transaction");
+  lua_pop(L, 3);
+  if (t_up != LUA_TFUNCTION) return bad_shape(c, m, "'up' is not a function");
+  if (t_down != LUA_TFUNCTION && t_down != LUA_TNIL) return bad_shape(c, m, "'down' is not a function");
+  if (t_tx != LUA_TBOOLEAN && t_tx != LUA_TNIL) return bad_shape(c, m, "'transaction' is not a boolean");
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    lua_pop(L, 1);
+    const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
+    if (strcmp(k, "up") && strcmp(k, "down") && strcmp(k, "transaction")) {
+      ms_buf b = {0};
+      ms_buf_printf(&b, "unknown field '%s'", k);
+      lua_pop(L, 1);
+      ms_status st = bad_shape(c, m, b.data ? b.data : "unknown field");
+      ms_buf_free(&b);
+      return st;
+    }
+  }
+  return MS_OK;
+}
+
+static ms_status load(ms_ctx *c, ms_migration *m) {
+  lua_State *L = c->L;
+  int top = lua_gettop(L);
+  push_env(L, m);
+  ms_status st = ms_lua_loadfile(c, m->path);
+  if (st != MS_OK) return st;
+  if (ms_lua_pcall(L, 0, 1) != LUA_OK) return ms_lua_fail(c, MS_EUSAGE, NULL);
+  st = check_shape(c, m);
+  if (st == MS_OK) m->lua_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_settop(L, top);
+  return st;
+}
+
+ms_status ms_luarun_check(ms_ctx *c, ms_migration *m, int down) {
+  ms_status st = m->lua_ref == LUA_NOREF ? load(c, m) : MS_OK;
+  if (st != MS_OK || !down) return st;
+  lua_rawgeti(c->L, LUA_REGISTRYINDEX, m->lua_ref);
+  int has_down = lua_getfield(c->L, -1, "down") == LUA_TFUNCTION;
+  lua_pop(c->L, 2);
+  return has_down ? MS_OK : ms_fail(c, MS_EUSAGE, "%s: has no down function, so it cannot be rolled back", m->path);
+}
+
+/* After up/down returned inside our transaction, the transaction must still
+ * be open and healthy, or the tracking row could not be written with it. */
+static ms_status check_tx_state(ms_ctx *c, const ms_migration *m) {
+  switch (PQtransactionStatus(c->conn)) {
+  case PQTRANS_INTRANS: return MS_OK;
+  case PQTRANS_INERROR:
+    return ms_fail(c, MS_EFAILED, "%s: an SQL error was caught inside the migration, but it left the "
+                   "transaction aborted; wrap the statement in db:savepoint(fn) to recover from it", m->path);
+  default:
+    return ms_fail(c, ms_conn_failure(c), "%s: the migration ended its own transaction (COMMIT or "
+                   "ROLLBACK); set transaction = false to manage transactions yourself", m->path);
+  }
+}
+
+ms_status ms_luarun_run(ms_ctx *c, ms_migration *m, const ms_record *rec) {
+  lua_State *L = c->L;
+  int top = lua_gettop(L);
+  ms_status st = ms_luarun_check(c, m, rec->down);
+  if (st != MS_OK) return st;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, m->lua_ref);
+  int tx = lua_getfield(L, -1, "transaction") != LUA_TBOOLEAN || lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  lua_getfield(L, -1, rec->down ? "down" : "up");
+  ms_ldb_push(L, c);
+  if (tx) st = ms_conn_exec(c, "BEGIN");
+  if (st == MS_OK && ms_lua_pcall(L, 1, 0) != LUA_OK) st = ms_lua_fail(c, MS_EFAILED, NULL);
+  if (st == MS_OK && tx) st = check_tx_state(c, m);
+  if (st == MS_OK) {
+    ms_buf q = {0};
+    ms_tracker_record_sql(c, &q, rec, tx);
+    ms_buf_printf(&q, ";\n%sRESET ALL", tx ? "COMMIT;\n" : "");
+    st = ms_conn_exec(c, q.data);
+    ms_buf_free(&q);
+  }
+  if (st != MS_OK) ms_conn_recover(c);
+  lua_settop(L, top);
+  return st;
+}

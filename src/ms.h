@@ -1,0 +1,75 @@
+/* ms.h: moonshift's shared vocabulary: exit codes, the run context that owns
+ * the connection, the Lua state and the last error message, and the options
+ * the CLI (or an embedding program) fills in. Every unit includes it. */
+#ifndef MS_H
+#define MS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct lua_State;
+struct pg_conn;
+
+#if defined(__GNUC__)
+#define MS_MUST_CHECK __attribute__((warn_unused_result))
+#define MS_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define MS_MUST_CHECK
+#define MS_PRINTF(a, b)
+#endif
+
+/* Exit codes, documented in README.md. Status-returning ms_ functions return
+ * one of these; only main turns them into the process exit code. */
+typedef enum ms_status {
+  MS_OK = 0,        /* success */
+  MS_EFAILED = 1,   /* a migration (or hook, or command) failed */
+  MS_EUSAGE = 2,    /* bad command line, or a migration folder/file error */
+  MS_ECONNECT = 3,  /* cannot connect, or the connection was lost */
+  MS_ELOCK = 4      /* the lock could not be taken within --lock-timeout */
+} ms_status;
+
+typedef struct ms_opts {
+  const char *url;          /* --url / DATABASE_URL; NULL: libpq defaults */
+  const char *dir;          /* --dir / MOONSHIFT_DIR; default "migrations" */
+  const char *table;        /* --table [schema.]name */
+  int verbose;              /* -v */
+  int64_t to;               /* --to VERSION */
+  int has_to;
+  double lock_timeout;      /* seconds; < 0 waits forever */
+  int allow_out_of_order;   /* --allow-out-of-order */
+} ms_opts;
+
+struct ms_source;
+
+/* The run context. It owns everything that must be released on any exit path:
+ * main wraps it in a userdata whose __gc calls ms_ctx_release. */
+typedef struct ms_ctx {
+  struct lua_State *L;
+  struct pg_conn *conn;
+  ms_opts opts;
+  char *err;                /* last error message, owned; NULL when none */
+  char *table_schema;       /* tracking table schema, resolved once */
+  char *table_name;         /* tracking table name */
+  char *table_sql;          /* quoted "schema"."name" for SQL text */
+  int64_t lock_key;
+  int locked;
+  struct ms_source *src;    /* the discovered migrations */
+} ms_ctx;
+
+/* Sets ctx->err to the formatted message (replacing the previous one) and
+ * returns code, so callers can write `return ms_fail(c, MS_EUSAGE, ...)`. */
+ms_status ms_fail(ms_ctx *c, ms_status code, const char *fmt, ...) MS_PRINTF(3, 4);
+
+/* Releases everything the context owns (connection, lock, sources). Safe to
+ * call twice. */
+void ms_ctx_release(ms_ctx *c);
+
+/* Prints a line to stdout / stderr. ms_info honours nothing; ms_verbose
+ * prints only with -v. All user-facing output goes through these. */
+void ms_out(const char *fmt, ...) MS_PRINTF(1, 2);
+void ms_verbose(const ms_ctx *c, const char *fmt, ...) MS_PRINTF(2, 3);
+
+/* Wall-clock milliseconds since an arbitrary origin (monotonic). */
+double ms_now_ms(void);
+
+#endif

@@ -1,0 +1,49 @@
+/* pgerr.h: the one place that classifies libpq results and extracts and
+ * formats server diagnostics (SQLSTATE, message, detail, hint, position,
+ * context), mapping an error position back into the migration file. */
+#ifndef MS_PGERR_H
+#define MS_PGERR_H
+
+#include <stddef.h>
+#include "buf.h"
+
+struct pg_result;
+
+/* SQLSTATEs moonshift reacts to. */
+#define MS_SQLSTATE_UNDEFINED_TABLE "42P01"
+#define MS_SQLSTATE_LOCK_NOT_AVAILABLE "55P03"
+#define MS_SQLSTATE_QUERY_CANCELED "57014"
+
+typedef struct ms_pgerr {
+  const char *severity, *sqlstate, *message, *detail, *hint, *context;
+  long position;           /* 1-based character position in the query sent, or 0 */
+  int connection_lost;     /* the server went away (no SQLSTATE, connection bad) */
+} ms_pgerr;
+
+/* 1 when r is a success status (command ok, tuples ok, copy in/out). */
+int ms_pg_ok(const struct pg_result *r);
+
+/* Fills e from r; the strings point into r (valid until PQclear). */
+void ms_pgerr_from(const struct pg_result *r, const struct pg_conn *conn, ms_pgerr *e);
+
+/* Condition name of a SQLSTATE (e.g. "undefined_table"), or NULL. */
+const char *ms_sqlstate_name(const char *code);
+
+/* Where a statement sent to the server came from, to map positions back. */
+typedef struct ms_srcmap {
+  const char *path;        /* file shown to the user */
+  const char *text;        /* the whole file */
+  size_t text_len;
+  size_t sent_off;         /* byte offset in text where the sent SQL starts */
+  long prefix_chars;       /* characters moonshift put before it in the query */
+} ms_srcmap;
+
+/* Appends a full report: "path:line:col: ERROR SQLSTATE name: message" then
+ * DETAIL, HINT, CONTEXT and the source line with a caret. Without a position
+ * the first line names path:line of the statement (line given, may be 0). */
+void ms_pgerr_format(ms_buf *b, const ms_pgerr *e, const ms_srcmap *map, int stmt_line);
+
+/* Byte offset -> 1-based line and character column in text. */
+void ms_text_linecol(const char *text, size_t len, size_t off, int *line, int *col);
+
+#endif

@@ -1,0 +1,45 @@
+/* runner.c: applies or reverts one migration of either kind (sqlrun.c,
+ * luarun.c), computing its checksum and printing the one line per migration
+ * the user sees. */
+#include "runner.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "checksum.h"
+#include "file.h"
+#include "luarun.h"
+#include "sqlrun.h"
+#include "tracker.h"
+
+ms_status ms_runner_check(ms_ctx *c, ms_migration *m, int down) {
+  return m->kind == MS_KIND_LUA ? ms_luarun_check(c, m, down) : ms_sqlrun_check(c, m, down);
+}
+
+ms_status ms_runner_checksum(ms_ctx *c, const ms_migration *m, char hex[65]) {
+  const char *paths[2] = { m->path, m->down_path };
+  ms_sha256 *h = ms_sha256_new();
+  if (!h) return ms_fail(c, MS_EFAILED, "out of memory");
+  for (int i = 0; i < 2 && paths[i]; i++) {
+    ms_file f;
+    ms_status st = ms_file_open(c, paths[i], &f);
+    if (st != MS_OK) { ms_sha256_hex(h, hex); return st; }
+    ms_sha256_add(h, f.data, f.len);
+    ms_file_close(&f);
+  }
+  ms_sha256_hex(h, hex);
+  return MS_OK;
+}
+
+ms_status ms_runner_run(ms_ctx *c, ms_migration *m, int down) {
+  char sum[65] = "";
+  ms_record rec = { down, m->version, m->name, m->kind == MS_KIND_LUA ? "lua" : "sql", sum, ms_now_ms() };
+  ms_status st = down ? MS_OK : ms_runner_checksum(c, m, sum);
+  if (st != MS_OK) return st;
+  st = m->kind == MS_KIND_LUA ? ms_luarun_run(c, m, &rec) : ms_sqlrun_run(c, m, &rec);
+  if (st == MS_OK)
+    ms_out("%s %0*" PRId64 " %s (%.0f ms)", down ? "reverted" : "applied", m->vwidth, m->version,
+           m->name, ms_now_ms() - rec.t0);
+  return st;
+}

@@ -1,0 +1,21 @@
+/* runner.h: applies or reverts one migration, atomically with its tracking
+ * row where the migration runs in a transaction. */
+#ifndef MS_RUNNER_H
+#define MS_RUNNER_H
+
+#include "ms.h"
+#include "source.h"
+
+/* Checks that m can run in that direction without touching the database:
+ * SQL sections parse and split, a Lua file loads and returns a valid table,
+ * a down step exists. Returns MS_EUSAGE with file:line in c->err if not. */
+ms_status ms_runner_check(ms_ctx *c, ms_migration *m, int down) MS_MUST_CHECK;
+
+/* Runs m up (down = 0) or down, records it, and prints one line. On failure
+ * c->err holds the report and nothing of m is recorded. */
+ms_status ms_runner_run(ms_ctx *c, ms_migration *m, int down) MS_MUST_CHECK;
+
+/* Computes the checksum of m's file(s) into hex. */
+ms_status ms_runner_checksum(ms_ctx *c, const ms_migration *m, char hex[65]) MS_MUST_CHECK;
+
+#endif

@@ -1,0 +1,37 @@
+/* runtime.c: makes the embedded lua/ modules requirable (package.preload)
+ * and prepares a Lua state for running migrations. Uses the generated
+ * build/embedded.c and ldb.c. */
+#include "runtime.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "ldb.h"
+
+/* Upvalue 1: index into ms_embedded_files. Loads and runs the module. */
+static int l_runtime_load(lua_State *L) {
+  const ms_embedded *e = &ms_embedded_files[lua_tointeger(L, lua_upvalueindex(1))];
+  lua_pushfstring(L, "=%s", e->path);
+  if (luaL_loadbufferx(L, e->src, e->len, lua_tostring(L, -1), "t") != LUA_OK)
+    return lua_error(L);
+  lua_pushstring(L, e->module);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+void ms_runtime_preload(lua_State *L) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  for (lua_Integer i = 0; ms_embedded_files[i].module; i++) {
+    lua_pushinteger(L, i);
+    lua_pushcclosure(L, l_runtime_load, 1);
+    lua_setfield(L, -2, ms_embedded_files[i].module);
+  }
+  lua_pop(L, 1);
+}
+
+void ms_runtime_open(lua_State *L) {
+  luaL_openlibs(L);
+  ms_runtime_preload(L);
+  ms_ldb_open(L);
+}

@@ -1,0 +1,58 @@
+/* source.h: the migration folder: file-name parsing, discovery and ordering. */
+#ifndef MS_SOURCE_H
+#define MS_SOURCE_H
+
+#include "ms.h"
+
+typedef enum ms_kind { MS_KIND_SQL = 0, MS_KIND_LUA = 1 } ms_kind;
+
+typedef struct ms_migration {
+  int64_t version;
+  int vwidth;          /* digits of the version in the file name (keeps 001) */
+  char *name;          /* description: the part after "<version>_" */
+  char *path;          /* the file (the up file of an .up.sql/.down.sql pair) */
+  char *down_path;     /* the .down.sql file of a pair, else NULL */
+  ms_kind kind;
+  int lua_ref;         /* registry ref of a loaded Lua migration's table, or LUA_NOREF */
+  int pair;            /* during the scan: 1 for an .up.sql file, 2 for a .down.sql */
+} ms_migration;
+
+typedef struct ms_source {
+  ms_migration *v;     /* sorted by version */
+  size_t n, cap;
+  char *dir;
+} ms_source;
+
+/* What a file name says. */
+typedef enum ms_name_role {
+  MS_NAME_IGNORED = 0, /* not a migration (README, hidden file, backup) */
+  MS_NAME_SINGLE,      /* <version>_<name>.sql | .lua */
+  MS_NAME_UP,          /* <version>_<name>.up.sql */
+  MS_NAME_DOWN,        /* <version>_<name>.down.sql */
+  MS_NAME_BAD          /* looks like a migration but does not parse */
+} ms_name_role;
+
+typedef struct ms_name {
+  ms_name_role role;
+  int64_t version;
+  ms_kind kind;
+  size_t name_off, name_len;  /* the description inside the file name */
+  const char *why;            /* for MS_NAME_BAD: a static reason */
+} ms_name;
+
+/* Parses one file name (no directory part). Never fails: the verdict is in
+ * out->role. Pure; used by discovery and by the Lua module. */
+void ms_name_parse(const char *fname, ms_name *out);
+
+/* Scans dir and fills *out (which the caller zeroes) with the migrations,
+ * sorted by version. Returns MS_EUSAGE with every offending file named in
+ * c->err for a missing folder, malformed names, duplicate versions, or a
+ * lone .down.sql. Free with ms_source_free. */
+ms_status ms_source_scan(ms_ctx *c, const char *dir, ms_source *out) MS_MUST_CHECK;
+
+void ms_source_free(ms_source *s);
+
+/* Returns the migration with this version, or NULL. */
+ms_migration *ms_source_find(const ms_source *s, int64_t version);
+
+#endif

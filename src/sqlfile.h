@@ -1,0 +1,28 @@
+/* sqlfile.h: the sections of a SQL migration file: "-- migrate:up" and
+ * "-- migrate:down" markers (dbmate's convention) with key:value options. */
+#ifndef MS_SQLFILE_H
+#define MS_SQLFILE_H
+
+#include <stddef.h>
+#include "buf.h"
+
+typedef struct ms_section {
+  int present;
+  size_t off, len;     /* the section's SQL: bytes after the marker line */
+  int line;            /* 1-based line of the first byte of the section */
+  int marker_line;     /* line of the marker, 0 when the file has none */
+  int transaction;     /* 1 unless transaction:false */
+} ms_section;
+
+typedef struct ms_sqlfile {
+  ms_section up, down;
+} ms_sqlfile;
+
+/* Splits text into sections. A file with no markers is all up (or all down
+ * when as_down is set, for a .down.sql file). On a problem returns -1 and
+ * appends "path:line: cause" to err. A leading UTF-8 byte order mark is
+ * left out of the first section. */
+int ms_sqlfile_parse(const char *path, const char *text, size_t len, int as_down,
+                     ms_sqlfile *out, ms_buf *err);
+
+#endif

@@ -1,0 +1,17 @@
+/* sqlrun.h: running the sections of a SQL migration file. */
+#ifndef MS_SQLRUN_H
+#define MS_SQLRUN_H
+
+#include "ms.h"
+#include "buf.h"
+#include "source.h"
+#include "tracker.h"
+
+/* Validates the section for direction `down` of a SQL migration. */
+ms_status ms_sqlrun_check(ms_ctx *c, const ms_migration *m, int down) MS_MUST_CHECK;
+
+/* Runs the section and writes rec to the tracking table (in its transaction
+ * for a transactional section, after it otherwise). */
+ms_status ms_sqlrun_run(ms_ctx *c, const ms_migration *m, const ms_record *rec) MS_MUST_CHECK;
+
+#endif

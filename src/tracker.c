@@ -1,0 +1,168 @@
+/* tracker.c: creates and reads the tracking table and writes the SQL that
+ * records a migration, so the runner can send it in the same transaction
+ * (and the same round trip) as the migration itself. Uses conn.c. */
+#include "tracker.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "conn.h"
+#include "lock.h"
+#include "pgerr.h"
+
+static char *quote_ident(ms_ctx *c, const char *s) {
+  char *q = PQescapeIdentifier(c->conn, s, strlen(s));
+  char *copy = q ? strdup(q) : NULL;
+  PQfreemem(q);
+  return copy;
+}
+
+ms_status ms_tracker_resolve(ms_ctx *c) {
+  const char *spec = c->opts.table && *c->opts.table ? c->opts.table : "moonshift_migrations";
+  const char *dot = strchr(spec, '.');
+  PGresult *r = NULL;
+  if (dot) {
+    c->table_schema = strndup(spec, (size_t)(dot - spec));
+    c->table_name = strdup(dot + 1);
+  } else {
+    ms_status st = ms_conn_query(c, "SELECT current_schema()", 0, NULL, &r);
+    if (st != MS_OK) return st;
+    if (PQgetisnull(r, 0, 0)) {
+      PQclear(r);
+      return ms_fail(c, MS_EUSAGE, "no schema to hold the tracking table: search_path names no "
+                     "existing schema; give --table SCHEMA.NAME");
+    }
+    c->table_schema = strdup(PQgetvalue(r, 0, 0));
+    c->table_name = strdup(spec);
+    PQclear(r);
+  }
+  if (!c->table_schema || !c->table_name || !*c->table_schema || !*c->table_name)
+    return ms_fail(c, MS_EUSAGE, "bad tracking table name '%s': expected [schema.]name", spec);
+  char *qs = quote_ident(c, c->table_schema), *qn = quote_ident(c, c->table_name);
+  ms_buf b = {0};
+  if (qs && qn) ms_buf_printf(&b, "%s.%s", qs, qn);
+  free(qs);
+  free(qn);
+  c->table_sql = b.data;
+  if (!c->table_sql) return ms_fail(c, MS_EFAILED, "out of memory");
+  c->lock_key = ms_lock_key(c->table_schema, c->table_name);
+  return MS_OK;
+}
+
+void ms_applied_free(ms_applied *a) {
+  for (size_t i = 0; i < a->n; i++) {
+    ms_applied_row *r = &a->v[i];
+    free(r->name); free(r->kind); free(r->checksum); free(r->applied_at); free(r->applied_by);
+  }
+  free(a->v);
+  a->v = NULL;
+  a->n = 0;
+}
+
+const ms_applied_row *ms_applied_find(const ms_applied *a, int64_t version) {
+  size_t lo = 0, hi = a->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (a->v[mid].version == version) return &a->v[mid];
+    if (a->v[mid].version < version) lo = mid + 1; else hi = mid;
+  }
+  return NULL;
+}
+
+ms_status ms_tracker_load(ms_ctx *c, ms_applied *out) {
+  ms_buf q = {0};
+  PGresult *r = NULL;
+  memset(out, 0, sizeof *out);
+  ms_buf_printf(&q,
+    "SELECT version, name, kind, checksum, "
+    "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), duration_ms, applied_by, "
+    "row_number() OVER (ORDER BY applied_at, version) FROM %s ORDER BY version", c->table_sql);
+  PGresult *raw = PQexec(c->conn, q.data);
+  ms_buf_free(&q);
+  if (!ms_pg_ok(raw)) {
+    const char *state = PQresultErrorField(raw, PG_DIAG_SQLSTATE);
+    int missing = state && (strcmp(state, MS_SQLSTATE_UNDEFINED_TABLE) == 0 || strcmp(state, "3F000") == 0);
+    ms_status st = missing ? MS_OK : ms_conn_report(c, raw);
+    PQclear(raw);
+    return st;
+  }
+  r = raw;
+  int n = PQntuples(r);
+  out->v = calloc(n ? (size_t)n : 1, sizeof *out->v);
+  if (!out->v) { PQclear(r); return ms_fail(c, MS_EFAILED, "out of memory"); }
+  for (int i = 0; i < n; i++) {
+    ms_applied_row *row = &out->v[i];
+    row->version = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+    row->name = strdup(PQgetvalue(r, i, 1));
+    row->kind = strdup(PQgetvalue(r, i, 2));
+    row->checksum = strdup(PQgetvalue(r, i, 3));
+    row->applied_at = strdup(PQgetvalue(r, i, 4));
+    row->duration_ms = atoi(PQgetvalue(r, i, 5));
+    row->applied_by = strdup(PQgetvalue(r, i, 6));
+    row->order = strtol(PQgetvalue(r, i, 7), NULL, 10);
+    out->n++;
+  }
+  PQclear(r);
+  return MS_OK;
+}
+
+ms_status ms_tracker_ensure(ms_ctx *c) {
+  const char *params[2] = { c->table_schema, c->table_name };
+  PGresult *r = NULL;
+  ms_status st = ms_conn_query(c,
+    "SELECT (SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname = $1), "
+    "(SELECT count(*) FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n "
+    " ON n.oid = k.relnamespace WHERE n.nspname = $1 AND k.relname = $2)", 2, params, &r);
+  if (st != MS_OK) return st;
+  int has_schema = atoi(PQgetvalue(r, 0, 0)) > 0, has_table = atoi(PQgetvalue(r, 0, 1)) > 0;
+  PQclear(r);
+  if (has_table) return MS_OK;
+  ms_buf q = {0};
+  if (!has_schema) {
+    char *qs = quote_ident(c, c->table_schema);
+    ms_buf_printf(&q, "CREATE SCHEMA IF NOT EXISTS %s;\n", qs ? qs : "");
+    free(qs);
+  }
+  ms_buf_printf(&q,
+    "CREATE TABLE %s (\n"
+    "  version bigint PRIMARY KEY,\n"
+    "  name text NOT NULL,\n"
+    "  kind text NOT NULL CHECK (kind IN ('sql', 'lua')),\n"
+    "  checksum text NOT NULL,\n"
+    "  applied_at timestamptz NOT NULL DEFAULT clock_timestamp(),\n"
+    "  duration_ms integer NOT NULL,\n"
+    "  applied_by text NOT NULL DEFAULT current_user\n)", c->table_sql);
+  st = ms_conn_exec(c, q.data);
+  ms_buf_free(&q);
+  if (st != MS_OK) {
+    char *why = c->err ? strdup(c->err) : NULL;
+    st = ms_fail(c, st, "cannot create the tracking table %s.%s: %s", c->table_schema,
+                 c->table_name, why ? why : "unknown error");
+    free(why);
+  }
+  return st;
+}
+
+static void add_literal(ms_ctx *c, ms_buf *b, const char *s) {
+  char *q = PQescapeLiteral(c->conn, s, strlen(s));
+  if (q) ms_buf_puts(b, q); else b->oom = 1;
+  PQfreemem(q);
+}
+
+void ms_tracker_record_sql(ms_ctx *c, ms_buf *b, const ms_record *r, int in_tx) {
+  if (r->down) {
+    ms_buf_printf(b, "DELETE FROM %s WHERE version = %" PRId64, c->table_sql, r->version);
+    return;
+  }
+  ms_buf_printf(b, "INSERT INTO %s (version, name, kind, checksum, duration_ms) VALUES (%" PRId64 ", ",
+                c->table_sql, r->version);
+  add_literal(c, b, r->name);
+  ms_buf_printf(b, ", '%s', ", r->kind);
+  add_literal(c, b, r->checksum);
+  if (in_tx) ms_buf_puts(b, ", (extract(epoch FROM clock_timestamp() - now()) * 1000)::integer)");
+  else ms_buf_printf(b, ", %ld)", (long)(ms_now_ms() - r->t0));
+}

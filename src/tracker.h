@@ -1,0 +1,47 @@
+/* tracker.h: the tracking table (default moonshift_migrations), always
+ * referenced schema-qualified so a migration that changes search_path cannot
+ * redirect it. */
+#ifndef MS_TRACKER_H
+#define MS_TRACKER_H
+
+#include "ms.h"
+#include "buf.h"
+
+typedef struct ms_applied_row {
+  int64_t version;
+  char *name, *kind, *checksum, *applied_at, *applied_by;
+  int duration_ms;
+  long order;          /* 1 = applied first */
+} ms_applied_row;
+
+typedef struct ms_applied {
+  ms_applied_row *v;   /* sorted by version */
+  size_t n;
+} ms_applied;
+
+/* Resolves the table from opts.table ([schema.]name; without a schema, the
+ * connection's current_schema() at start), fills c->table_* and c->lock_key. */
+ms_status ms_tracker_resolve(ms_ctx *c) MS_MUST_CHECK;
+
+/* Reads the applied rows; a missing table reads as none. */
+ms_status ms_tracker_load(ms_ctx *c, ms_applied *out) MS_MUST_CHECK;
+void ms_applied_free(ms_applied *a);
+const ms_applied_row *ms_applied_find(const ms_applied *a, int64_t version);
+
+/* Creates the schema and table when missing (call under the lock). */
+ms_status ms_tracker_ensure(ms_ctx *c) MS_MUST_CHECK;
+
+/* What to write in the tracking table once a migration has run. */
+typedef struct ms_record {
+  int down;              /* 1: forget the version; 0: record it */
+  int64_t version;
+  const char *name, *kind, *checksum;
+  double t0;             /* ms_now_ms() when the migration started */
+} ms_record;
+
+/* Appends the SQL that records (INSERT) or forgets (DELETE) a migration,
+ * values escaped with libpq. Inside the migration's transaction the
+ * duration is measured by the server since BEGIN; outside, from r->t0. */
+void ms_tracker_record_sql(ms_ctx *c, ms_buf *b, const ms_record *r, int in_tx);
+
+#endif
