@@ -193,7 +193,9 @@ local function command(args, opts, with_timeout)
   local timeout = opts.timeout
   if timeout == nil then timeout = H.default_timeout end
   if with_timeout and timeout then
-    parts[#parts + 1] = ("timeout -k 5 %s"):format(timeout)
+    -- --foreground keeps it in busted's process group, which run-specs.sh
+    -- kills whole when interrupted.
+    parts[#parts + 1] = ("timeout --foreground -k 5 %s"):format(timeout)
   end
   parts[#parts + 1] = "env --default-signal"
   local names = {}
@@ -404,7 +406,7 @@ function H.sql(url, query, opts)
   H.write(base .. "sql", query)
   local timeout = opts.timeout == nil and 60 or opts.timeout
   local cmd = table.concat({
-    timeout and ("timeout -k 5 " .. timeout) or "",
+    timeout and ("timeout --foreground -k 5 " .. timeout) or "",
     "env PGCONNECT_TIMEOUT=10 PGCLIENTENCODING=UTF8",
     q(H.psql), "-X -q -A -t -v ON_ERROR_STOP=1 -0",
     "-F", q(FIELD_SEP), "-P", q("null=" .. H.NULL_MARK),

@@ -25,7 +25,7 @@ echo "deps: installing$missing" >&2
 if [ "$(id -u)" = 0 ]; then
   SUDO=
 elif command -v sudo >/dev/null 2>&1; then
-  SUDO="sudo -n"
+  SUDO=sudo
 else
   echo "deps: not root and no sudo; install as root:$missing" >&2
   exit 1

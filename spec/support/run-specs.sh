@@ -31,7 +31,7 @@ bpid=
 cleanup() {
   trap - EXIT INT TERM HUP
   if [ -n "$bpid" ]; then
-    kill -TERM -- "-$bpid" 2>/dev/null || kill -TERM "$bpid" 2>/dev/null || :
+    kill -TERM "-$bpid" 2>/dev/null || kill -TERM "$bpid" 2>/dev/null || :
     bpid=
   fi
   if [ -n "$work" ]; then
