@@ -20,25 +20,34 @@ typedef struct tok {
   size_t start, end;
 } tok;
 
-static int is_space(unsigned char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
-}
+/* Byte classes: C_SPACE is psql's whitespace, C_START may start an
+ * identifier, C_CONT may continue one, C_PLAIN never starts anything but a
+ * run of TK_OTHER (digits, operators, punctuation). Bytes >= 0x80 are
+ * identifier bytes, as in psql. */
+enum { C_SPACE = 1, C_START = 2, C_CONT = 4, C_PLAIN = 8 };
+static const unsigned char cclass[256] = {
+  8, 8, 8, 8, 8, 8, 8, 8, 8, 1, 1, 8, 1, 1, 8, 8,
+  8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
+  1, 8, 0, 8, 4, 8, 8, 0, 0, 0, 8, 8, 8, 0, 8, 0,
+  12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 8, 0, 8, 8, 8, 8,
+  8, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
+  6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 8, 0, 8, 8, 6,
+  8, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
+  6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 8, 8, 8, 8, 8,
+  6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
+  6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
+  6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
+  6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
+  6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
+  6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
+  6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
+  6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
+};
 
-static int is_ident_start(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-         c >= 0x80;
-}
-
-static int is_ident_cont(unsigned char c) {
-  return is_ident_start(c) || (c >= '0' && c <= '9') || c == '$';
-}
-
-/* Bytes that never start anything but a run of TK_OTHER. */
-static int is_plain(unsigned char c) {
-  return !is_space(c) && !is_ident_start(c) && c != '-' && c != '/' &&
-         c != '\'' && c != '"' && c != '$' && c != '(' && c != ')' &&
-         c != ';' && c != '\\';
-}
+#define is_space(c) (cclass[(unsigned char)(c)] & C_SPACE)
+#define is_ident_start(c) (cclass[(unsigned char)(c)] & C_START)
+#define is_ident_cont(c) (cclass[(unsigned char)(c)] & C_CONT)
+#define is_plain(c) (cclass[(unsigned char)(c)] & C_PLAIN)
 
 static size_t skip_to_eol(const char *b, size_t n, size_t p) {
   while (p < n && b[p] != '\n' && b[p] != '\r') p++;
@@ -409,9 +418,11 @@ typedef struct blocks {
 static void track_word(blocks *k, const char *w, size_t len, size_t paren) {
   char *f = k->first;
   if (k->count < 4) {
-    if (word_is(w, len, "create") || word_is(w, len, "function") ||
-        word_is(w, len, "procedure") || word_is(w, len, "or") ||
-        word_is(w, len, "replace"))
+    static const char *const kw[10] = {
+      NULL, NULL, "or", NULL, NULL, NULL, "create", "replace", "function",
+      "procedure"
+    };
+    if (len < 10 && kw[len] && word_is(w, len, kw[len]))
       f[k->count] = (char)(w[0] | 0x20);
     k->count++;
   }
@@ -435,6 +446,17 @@ int ms_split_next(ms_split *s, ms_stmt *out) {
   memset(out, 0, sizeof *out);
   memset(&k, 0, sizeof k);
   for (;; p = t.end) {
+    /* Fast paths for the commonest tokens: blanks, then words that cannot
+     * matter (inside a statement past its first four words, outside a
+     * CREATE FUNCTION) and not a one-letter E/U prefix. */
+    while (p < n && is_space(b[p])) p++;
+    if (seen && k.count >= 4 && k.first[0] != 'c' && p + 1 < n &&
+        is_ident_start(b[p]) && is_ident_cont(b[p + 1])) {
+      t.start = p;
+      while (p < n && is_ident_cont(b[p])) p++;
+      last = t.end = p;
+      continue;
+    }
     lex(b, n, p, &t);
     switch (t.kind) {
     case TK_EOF:
@@ -505,102 +527,118 @@ int ms_split_errmsg(const ms_split *s, char *buf, size_t n) {
 /* --- classification -------------------------------------------------------- */
 
 enum { NWORDS = 16, WORDLEN = 16 };
-typedef char cword[WORDLEN];
 
-/* The first NWORDS tokens at paren depth 0, words lowercased. A paren group
- * reads as "(", a quoted identifier as "\"", ';' as ";", a word too long to
- * be a keyword as "~", anything else as ".". */
-static int head_words(const char *b, size_t n, cword *w) {
-  size_t p = 0, depth = 0, i, len;
-  int nw = 0;
+/* The first NWORDS tokens at paren depth 0, read only as far as a rule asks,
+ * words lowercased. A paren group reads as "(", a quoted identifier as "\"",
+ * ';' as ";", a word too long to be a keyword as "~", anything else as ".". */
+typedef struct words {
+  const char *b;
+  size_t n, p;
+  int nw, done;
+  char w[NWORDS][WORDLEN];
+} words;
+
+/* Reads words until word i is known or the text ends; returns whether
+ * word i exists. */
+static int word_at(words *ws, int i) {
+  size_t depth = 0, k, len;
   tok t;
-  while (nw < NWORDS) {
-    lex(b, n, p, &t);
-    p = t.end;
+  while (ws->nw <= i && !ws->done) {
+    lex(ws->b, ws->n, ws->p, &t);
+    ws->p = t.end;
     if (t.kind == TK_EOF || t.kind == TK_ERR_STRING || t.kind == TK_ERR_QIDENT ||
-        t.kind == TK_ERR_DOLLAR || t.kind == TK_ERR_COMMENT)
+        t.kind == TK_ERR_DOLLAR || t.kind == TK_ERR_COMMENT) {
+      ws->done = 1;
       break;
+    }
     if (t.kind == TK_SPACE || t.kind == TK_LINECOMMENT ||
         t.kind == TK_BLOCKCOMMENT)
       continue;
     if (depth > 0) {
       if (t.kind == TK_LPAREN) depth++;
-      else if (t.kind == TK_RPAREN) depth--;
+      else if (t.kind == TK_RPAREN && --depth == 0) ws->nw++;
       continue;
     }
     len = t.end - t.start;
     if (t.kind == TK_WORD && len < WORDLEN) {
-      for (i = 0; i < len; i++) {
-        char c = b[t.start + i];
-        w[nw][i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+      for (k = 0; k < len; k++) {
+        char c = ws->b[t.start + k];
+        ws->w[ws->nw][k] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
       }
-      w[nw++][len] = '\0';
+      ws->w[ws->nw++][len] = '\0';
       continue;
     }
-    if (t.kind == TK_LPAREN) depth = 1;
-    strcpy(w[nw++], t.kind == TK_LPAREN ? "(" : t.kind == TK_QIDENT ? "\""
-                    : t.kind == TK_SEMI ? ";" : t.kind == TK_WORD ? "~" : ".");
+    strcpy(ws->w[ws->nw], t.kind == TK_LPAREN ? "(" : t.kind == TK_QIDENT ? "\""
+           : t.kind == TK_SEMI ? ";" : t.kind == TK_WORD ? "~" : ".");
+    if (t.kind == TK_LPAREN) depth = 1;  /* counted at its ')' */
+    else ws->nw++;
   }
-  return nw;
+  if (depth > 0) ws->nw++;  /* an unclosed group still counts */
+  return i < ws->nw;
 }
 
-static int at(cword *w, int nw, int i, const char *kw) {
-  return i < nw && strcmp(w[i], kw) == 0;
+static int at(words *ws, int i, const char *kw) {
+  return i < NWORDS && word_at(ws, i) && strcmp(ws->w[i], kw) == 0;
 }
 
 /* Whether kw1 (followed by kw2, unless kw2 is NULL) is among the words. */
-static int has(cword *w, int nw, const char *kw1, const char *kw2) {
+static int has(words *ws, const char *kw1, const char *kw2) {
   int i;
-  for (i = 1; i < nw; i++)
-    if (at(w, nw, i, kw1) && (!kw2 || at(w, nw, i + 1, kw2))) return 1;
+  for (i = 1; i < NWORDS; i++)
+    if (at(ws, i, kw1) && (!kw2 || at(ws, i + 1, kw2))) return 1;
   return 0;
 }
 
 ms_class ms_split_classify(const char *stmt, size_t len) {
-  cword w[NWORDS];
-  int nw = head_words(stmt, len, w), i;
-  const char *k = nw > 0 ? w[0] : "";
+  words ws;
+  const char *k;
+  int i;
+  ws.b = stmt;
+  ws.n = len;
+  ws.p = 0;
+  ws.nw = ws.done = 0;
+  k = word_at(&ws, 0) ? ws.w[0] : "";
   if (!strcmp(k, "begin") || !strcmp(k, "commit") || !strcmp(k, "end") ||
       !strcmp(k, "abort") ||
       ((!strcmp(k, "start") || !strcmp(k, "prepare")) &&
-       at(w, nw, 1, "transaction")))
+       at(&ws, 1, "transaction")))
     return MS_CLASS_TXN;
   if (!strcmp(k, "rollback")) {
-    i = at(w, nw, 1, "work") || at(w, nw, 1, "transaction") ? 2 : 1;
-    return at(w, nw, i, "to") ? MS_CLASS_SQL : MS_CLASS_TXN;
+    i = at(&ws, 1, "work") || at(&ws, 1, "transaction") ? 2 : 1;
+    return at(&ws, i, "to") ? MS_CLASS_SQL : MS_CLASS_TXN;
   }
-  if (!strcmp(k, "vacuum") || (!strcmp(k, "discard") && at(w, nw, 1, "all")))
+  if (!strcmp(k, "vacuum") || (!strcmp(k, "discard") && at(&ws, 1, "all")))
     return MS_CLASS_NOTX;
   if (!strcmp(k, "create") || !strcmp(k, "drop")) {
-    i = !strcmp(k, "create") && at(w, nw, 1, "unique") ? 2 : 1;
-    if (at(w, nw, i, "index"))
-      return at(w, nw, i + 1, "concurrently") ? MS_CLASS_NOTX : MS_CLASS_SQL;
-    return at(w, nw, 1, "database") || at(w, nw, 1, "tablespace") ||
-           at(w, nw, 1, "subscription") ? MS_CLASS_NOTX : MS_CLASS_SQL;
+    i = !strcmp(k, "create") && at(&ws, 1, "unique") ? 2 : 1;
+    if (at(&ws, i, "index"))
+      return at(&ws, i + 1, "concurrently") ? MS_CLASS_NOTX : MS_CLASS_SQL;
+    return at(&ws, 1, "database") || at(&ws, 1, "tablespace") ||
+           at(&ws, 1, "subscription") ? MS_CLASS_NOTX : MS_CLASS_SQL;
   }
   if (!strcmp(k, "reindex")) {
-    i = at(w, nw, 1, "(") ? 2 : 1;
-    return at(w, nw, i, "schema") || at(w, nw, i, "database") ||
-           at(w, nw, i, "system") || has(w, nw, "concurrently", NULL)
+    i = at(&ws, 1, "(") ? 2 : 1;
+    return at(&ws, i, "schema") || at(&ws, i, "database") ||
+           at(&ws, i, "system") || has(&ws, "concurrently", NULL)
            ? MS_CLASS_NOTX : MS_CLASS_SQL;
   }
   if (!strcmp(k, "alter")) {
-    if (at(w, nw, 1, "system") ||
-        (at(w, nw, 1, "subscription") && has(w, nw, "publication", NULL)) ||
-        (at(w, nw, 1, "database") && has(w, nw, "set", "tablespace")) ||
-        (at(w, nw, 1, "table") && has(w, nw, "detach", NULL) &&
-         has(w, nw, "concurrently", NULL)))
+    if (at(&ws, 1, "system") ||
+        (at(&ws, 1, "subscription") && has(&ws, "publication", NULL)) ||
+        (at(&ws, 1, "database") && has(&ws, "set", "tablespace")) ||
+        (at(&ws, 1, "table") && has(&ws, "detach", NULL) &&
+         has(&ws, "concurrently", NULL)))
       return MS_CLASS_NOTX;
-    return at(w, nw, 1, "type") && has(w, nw, "add", "value")
+    return at(&ws, 1, "type") && has(&ws, "add", "value")
            ? MS_CLASS_ADDVALUE : MS_CLASS_SQL;
   }
   if (!strcmp(k, "cluster")) {
     i = 1;
-    if (at(w, nw, i, "(")) i++;
-    if (at(w, nw, i, "verbose")) i++;
-    return i >= nw || at(w, nw, i, ";") ? MS_CLASS_NOTX : MS_CLASS_SQL;
+    if (at(&ws, i, "(")) i++;
+    if (at(&ws, i, "verbose")) i++;
+    return !word_at(&ws, i) || at(&ws, i, ";") ? MS_CLASS_NOTX : MS_CLASS_SQL;
   }
-  if (!strcmp(k, "copy") && has(w, nw, "from", "stdin")) return MS_CLASS_COPY;
+  if (!strcmp(k, "copy") && has(&ws, "from", "stdin")) return MS_CLASS_COPY;
   return MS_CLASS_SQL;
 }
 
