@@ -42,7 +42,8 @@ int ms_lua_pcall(lua_State *L, int nargs, int nresults) {
 
 static void add_field(lua_State *L, ms_buf *b, const char *key, const char *label) {
   if (lua_getfield(L, -1, key) == LUA_TSTRING) {
-    if (label) ms_buf_printf(b, "\n%s: ", label);
+    if (label && *label) ms_buf_printf(b, "\n%s: ", label);
+    else if (label) ms_buf_puts(b, "\n");
     ms_buf_puts(b, lua_tostring(L, -1));
   }
   lua_pop(L, 1);
@@ -59,7 +60,7 @@ ms_status ms_lua_fail(ms_ctx *c, ms_status code, const char *what) {
     add_field(L, &b, "detail", "DETAIL");
     add_field(L, &b, "hint", "HINT");
     add_field(L, &b, "context", "CONTEXT");
-    add_field(L, &b, "traceback", NULL);
+    add_field(L, &b, "traceback", "");
     if (lua_getfield(L, -1, "connection_lost") == LUA_TBOOLEAN) code = MS_ECONNECT;
     lua_pop(L, 1);
   } else {

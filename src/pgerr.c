@@ -2,6 +2,7 @@
  * reported by the server count characters of the query string; they are
  * turned into byte offsets in the migration file, then into line:col. */
 #include "pgerr.h"
+#include "textpos.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -53,17 +54,6 @@ void ms_text_linecol(const char *text, size_t len, size_t off, int *line, int *c
   *col = c;
 }
 
-/* Byte offset of the n-th (0-based) character starting at text[from]. */
-static size_t char_to_byte(const char *text, size_t len, size_t from, long n) {
-  size_t i = from;
-  while (i < len && n > 0) {
-    i++;
-    while (i < len && ((unsigned char)text[i] & 0xC0) == 0x80) i++;
-    n--;
-  }
-  return i;
-}
-
 static void add_lines(ms_buf *b, const char *label, const char *v) {
   if (!v) return;
   ms_buf_printf(b, "\n%s: ", label);
@@ -90,7 +80,8 @@ void ms_pgerr_format(ms_buf *b, const ms_pgerr *e, const ms_srcmap *map, int stm
   size_t off = 0;
   int have_pos = 0;
   if (map && map->text && e->position > map->prefix_chars) {
-    off = char_to_byte(map->text, map->text_len, map->sent_off, e->position - map->prefix_chars - 1);
+    off = map->sent_off + ms_textpos_char_to_byte(map->text + map->sent_off, map->text_len - map->sent_off,
+                                                  (unsigned long)(e->position - map->prefix_chars));
     ms_text_linecol(map->text, map->text_len, off, &line, &col);
     have_pos = 1;
   }

@@ -1,10 +1,12 @@
-/* sqlrun.c: runs one section of a SQL migration. A transactional section of
- * moderate size is sent in one round trip together with BEGIN, its tracking
- * row and COMMIT; a large one, one with COPY data, or one marked
- * transaction:false goes statement by statement (cut by sqlsplit.c), the
- * latter outside any transaction. Errors map back to file:line:col. */
+/* sqlrun.c: runs one section of a SQL migration, cut into statements by
+ * sqlsplit.c. A transactional section is pipelined together with BEGIN, its
+ * tracking row and COMMIT (one round trip per batch); one with COPY data goes
+ * statement by statement inside its transaction; one marked
+ * transaction:false goes statement by statement outside any transaction.
+ * Errors map back to file:line:col of the failing statement. */
 #include "sqlrun.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +19,6 @@
 #include "sqlfile.h"
 #include "sqlsplit.h"
 
-#define WHOLE_SEND_MAX (1u << 20)   /* larger transactional sections go stepwise */
-#define BEGIN_PREFIX "BEGIN;\n"
 
 typedef struct section {
   const char *path;
@@ -71,7 +71,7 @@ static ms_status scan_section(ms_ctx *c, section *s) {
   ms_stmt st;
   int rc;
   ms_split_init(&sp, s->file.data + s->sec->off, s->sec->len);
-  s->stepwise = !s->sec->transaction || s->sec->len > WHOLE_SEND_MAX;
+  s->stepwise = !s->sec->transaction;
   while ((rc = ms_split_next(&sp, &st)) == 1) {
     if (st.cls == MS_CLASS_EMPTY || st.cls == MS_CLASS_META_SKIP) {
       if (st.cls == MS_CLASS_META_SKIP) s->stepwise = 1;
@@ -103,7 +103,7 @@ static ms_status sql_error(ms_ctx *c, const section *s, const PGresult *r, size_
                            long prefix, unsigned long line) {
   ms_pgerr e;
   ms_buf b = {0};
-  ms_srcmap map = { s->path, s->file.data, s->file.len, sent_off, prefix };
+  ms_srcmap map = { s->path, prefix < 0 ? NULL : s->file.data, s->file.len, sent_off, prefix };
   ms_pgerr_from(r, c->conn, &e);
   ms_status st = ms_conn_failure(c);
   if (st == MS_ECONNECT && !e.sqlstate) {
@@ -155,20 +155,79 @@ static ms_status run_stmt(ms_ctx *c, const section *s, const ms_stmt *st) {
   return rc;
 }
 
-static ms_status run_whole(ms_ctx *c, const section *s, const ms_record *rec) {
-  ms_buf q = {0};
-  ms_buf_puts(&q, BEGIN_PREFIX);
-  ms_buf_add(&q, s->file.data + s->sec->off, s->sec->len);
-  ms_buf_puts(&q, "\n;\n");
-  ms_tracker_record_sql(c, &q, rec, 1);
-  ms_buf_puts(&q, ";\nCOMMIT;\nRESET ALL");
-  if (q.oom) { ms_buf_free(&q); return ms_fail(c, MS_EFAILED, "out of memory"); }
-  PGresult *r = PQexec(c->conn, q.data);
-  ms_buf_free(&q);
-  ms_status st = ms_pg_ok(r) ? MS_OK
-                 : sql_error(c, s, r, s->sec->off, (long)strlen(BEGIN_PREFIX), (unsigned long)s->sec->line);
-  PQclear(r);
+/* A statement queued in the pipeline, to map its result back to the file. */
+typedef struct queued {
+  size_t off;          /* byte offset in the file; SIZE_MAX for moonshift's own SQL */
+  unsigned long line;
+} queued;
+
+static ms_status queue(ms_ctx *c, const char *sql, queued *q, size_t off, unsigned long line) {
+  q->off = off;
+  q->line = line;
+  if (PQsendQueryParams(c->conn, sql, 0, NULL, NULL, NULL, NULL, 0) == 1) return MS_OK;
+  return ms_fail(c, ms_conn_failure(c), "cannot send a statement: %s", PQerrorMessage(c->conn));
+}
+
+/* Syncs and reads the results of the n queued statements; the first error
+ * becomes c->err. */
+static ms_status collect(ms_ctx *c, const section *s, const queued *q, int n) {
+  ms_status st = MS_OK;
+  PGresult *r;
+  if (PQpipelineSync(c->conn) != 1) return ms_fail(c, MS_ECONNECT, "lost the connection to the database");
+  for (int i = 0; i < n; i++) {
+    while ((r = PQgetResult(c->conn)) != NULL) {
+      ExecStatusType rs = PQresultStatus(r);
+      if (st == MS_OK && !ms_pg_ok(r) && rs != PGRES_PIPELINE_ABORTED) {
+        if (q[i].off == SIZE_MAX) st = sql_error(c, s, r, 0, -1, 0);
+        else st = sql_error(c, s, r, q[i].off, 0, q[i].line);
+      }
+      PQclear(r);
+      if (PQstatus(c->conn) != CONNECTION_OK) return st == MS_OK ? ms_fail(c, MS_ECONNECT, "lost the connection to the database") : MS_ECONNECT;
+    }
+  }
+  while ((r = PQgetResult(c->conn)) != NULL) {   /* the PGRES_PIPELINE_SYNC marker */
+    int sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    if (sync) break;
+  }
   return st;
+}
+
+/* Sends a transactional section as BEGIN, its statements, the tracking row
+ * and COMMIT in pipeline mode: one round trip per PIPE_BATCH statements, and
+ * every error pinned to its own statement. */
+#define PIPE_BATCH 256
+static ms_status run_pipelined(ms_ctx *c, const section *s, const ms_record *rec) {
+  queued q[PIPE_BATCH + 4];
+  int n = 0;
+  ms_split sp;
+  ms_stmt st;
+  if (PQenterPipelineMode(c->conn) != 1) return ms_fail(c, ms_conn_failure(c), "cannot enter pipeline mode");
+  ms_status rc = queue(c, "BEGIN", &q[n++], SIZE_MAX, 0);
+  ms_split_init(&sp, s->file.data + s->sec->off, s->sec->len);
+  while (rc == MS_OK && ms_split_next(&sp, &st) == 1) {
+    if (st.cls == MS_CLASS_EMPTY) continue;
+    size_t off = s->sec->off + st.off;
+    char *sql = strndup(s->file.data + off, st.len);
+    if (!sql) { rc = ms_fail(c, MS_EFAILED, "out of memory"); break; }
+    rc = queue(c, sql, &q[n++], off, abs_line(s, st.line));
+    free(sql);
+    if (rc == MS_OK && n >= PIPE_BATCH) { rc = collect(c, s, q, n); n = 0; }
+  }
+  if (rc == MS_OK) {
+    ms_buf b = {0};
+    ms_tracker_record_sql(c, &b, rec, 1);
+    rc = queue(c, b.data, &q[n++], SIZE_MAX, 0);
+    ms_buf_free(&b);
+  }
+  if (rc == MS_OK) rc = queue(c, "COMMIT", &q[n++], SIZE_MAX, 0);
+  if (rc == MS_OK) rc = queue(c, "RESET ALL", &q[n++], SIZE_MAX, 0);
+  if (n > 0 && PQstatus(c->conn) == CONNECTION_OK) {
+    ms_status done = collect(c, s, q, n);
+    if (rc == MS_OK) rc = done;
+  }
+  PQexitPipelineMode(c->conn);
+  return rc;
 }
 
 static ms_status run_stepwise(ms_ctx *c, const section *s, const ms_record *rec) {
@@ -202,7 +261,7 @@ ms_status ms_sqlrun_run(ms_ctx *c, const ms_migration *m, const ms_record *rec) 
   section s;
   ms_status st = open_section(c, m, rec->down, &s);
   if (st == MS_OK) st = scan_section(c, &s);
-  if (st == MS_OK) st = s.stepwise ? run_stepwise(c, &s, rec) : run_whole(c, &s, rec);
+  if (st == MS_OK) st = s.stepwise ? run_stepwise(c, &s, rec) : run_pipelined(c, &s, rec);
   if (st != MS_OK) ms_conn_recover(c);
   ms_file_close(&s.file);
   return st;
