@@ -25,6 +25,15 @@ static const cmd_help commands[] = {
   { "new", "moonshift new NAME [--lua]",
     "Creates the next migration file from a template: the next sequential number when\n"
     "the folder uses them, else a UTC timestamp. --lua writes a Lua migration." },
+  { "repair", "moonshift repair VERSION",
+    "Forgets the failed attempt of a migration that failed part way outside a transaction,\n"
+    "so that the next up (or down) runs it again. Fix what it left behind first." },
+  { "force", "moonshift force VERSION",
+    "Accepts a migration as done without running it: a failed up is recorded as applied,\n"
+    "a failed down as rolled back, and a pending migration as applied." },
+  { "baseline", "moonshift baseline VERSION",
+    "Records every migration up to VERSION as applied without running it: for a database\n"
+    "that already has that schema (e.g. restored from the pg_dump used as migration 1)." },
   { NULL, NULL, NULL }
 };
 
@@ -40,6 +49,9 @@ static const char *global_help =
   "  status    list migrations and their state\n"
   "  version   print the database's current version\n"
   "  new       create a migration file\n"
+  "  baseline  record migrations up to a version as applied without running them\n"
+  "  repair    forget a migration's failed attempt so it runs again\n"
+  "  force     record a migration as applied (or a failed down as rolled back)\n"
   "\n"
   "options:\n"
   "  --url URL            database (postgres:// URL or conninfo); env DATABASE_URL;\n"

@@ -18,41 +18,37 @@
 #include <lua.h>
 
 #include "conn.h"
+#include "project.h"
 #include "lock.h"
 #include "plan.h"
 #include "runner.h"
 #include "source.h"
 #include "tracker.h"
 
-static const char *dir_of(const ms_ctx *c) {
-  return c->opts.dir && *c->opts.dir ? c->opts.dir : "migrations";
-}
-
-static ms_status open_project(ms_ctx *c) {
-  c->src = calloc(1, sizeof *c->src);
-  if (!c->src) return ms_fail(c, MS_EFAILED, "out of memory");
-  return ms_source_scan(c, dir_of(c), c->src);
-}
-
-static ms_status open_db(ms_ctx *c) {
-  ms_status st = ms_conn_open(c);
-  return st == MS_OK ? ms_tracker_resolve(c) : st;
-}
-
-/* Prints a version as its file writes it (001), or plainly without a file. */
-static void fmt_version(const ms_ctx *c, int64_t v, char *out, size_t n) {
-  const ms_migration *m = c->src ? ms_source_find(c->src, v) : NULL;
-  snprintf(out, n, "%0*" PRId64, m ? m->vwidth : 1, v);
-}
-
 static void say_version(const ms_ctx *c, const char *lead) {
   ms_applied a;
   char v[32] = "0";
   if (ms_tracker_load((ms_ctx *)c, &a) == MS_OK) {
-    if (a.n) fmt_version(c, a.v[a.n - 1].version, v, sizeof v);
+    if (a.n) ms_fmt_version(c, a.v[a.n - 1].version, v, sizeof v);
     ms_applied_free(&a);
   }
   ms_out("%s; the database is at version %s", lead, v);
+}
+
+/* A migration left failed part way blocks up, down and redo until the
+ * operator decides with repair or force. */
+static ms_status refuse_failed(ms_ctx *c, const ms_applied *a) {
+  const ms_applied_row *r = ms_applied_failed(a);
+  if (!r) return MS_OK;
+  char v[32], where[64] = "";
+  ms_fmt_version(c, r->version, v, sizeof v);
+  if (r->statements_done >= 0)
+    snprintf(where, sizeof where, " at statement %d of %d", r->statements_done + 1, r->statement_count);
+  return ms_fail(c, MS_EFAILED, "migration %s %s failed part way (%s%s, %s) and may have left "
+                 "changes behind; nothing was run.\nfix the cause, then run `moonshift repair %s` to "
+                 "run it again, or `moonshift force %s` to mark it %s\nits error was: %s", v, r->name,
+                 r->failed_op, where, r->applied_at, v, v,
+                 strcmp(r->failed_op, "up") == 0 ? "applied" : "rolled back", r->error ? r->error : "-");
 }
 
 /* Runs the plan in order; stops at the first failure. */
@@ -63,10 +59,9 @@ static ms_status run_plan(ms_ctx *c, const ms_plan *p, int down, size_t *done) {
     if (st != MS_OK) {
       char v[32];
       char *why = strdup(c->err ? c->err : "");
-      fmt_version(c, p->v[i]->version, v, sizeof v);
-      st = ms_fail(c, st, "%s\nmigration %s %s failed and was not %s; %zu before it in this run %s",
-                   why ? why : "", v, p->v[i]->name, down ? "rolled back" : "recorded", *done,
-                   down ? "were rolled back" : "stay applied");
+      ms_fmt_version(c, p->v[i]->version, v, sizeof v);
+      st = ms_fail(c, st, "%s\nmigration %s %s failed; %zu before it in this run %s", why ? why : "",
+                   v, p->v[i]->name, *done, down ? "were rolled back" : "stay applied");
       free(why);
       return st;
     }
@@ -87,9 +82,10 @@ ms_status ms_cmd_up(ms_ctx *c) {
   ms_applied a = {0};
   ms_plan p = {0};
   size_t done = 0;
-  ms_status st = open_project(c);
-  if (st == MS_OK) st = open_db(c);
+  ms_status st = ms_project_scan(c);
+  if (st == MS_OK) st = ms_project_connect(c);
   if (st == MS_OK) st = ms_tracker_load(c, &a);
+  if (st == MS_OK) st = refuse_failed(c, &a);
   if (st == MS_OK) st = ms_plan_up(c, &a, &p);
   /* nothing pending: answer without taking the lock */
   if (st == MS_OK && p.n > 0) {
@@ -99,6 +95,7 @@ ms_status ms_cmd_up(ms_ctx *c) {
     if (st == MS_OK) st = ms_lock_acquire(c);
     if (st == MS_OK) st = ms_tracker_ensure(c);
     if (st == MS_OK) st = ms_tracker_load(c, &a);
+    if (st == MS_OK) st = refuse_failed(c, &a);
     if (st == MS_OK) st = ms_plan_up(c, &a, &p);
     if (st == MS_OK) st = check_plan(c, &p, 0);
     if (st == MS_OK) st = run_plan(c, &p, 0, &done);
@@ -118,10 +115,11 @@ ms_status ms_cmd_down(ms_ctx *c, long steps) {
   ms_applied a = {0};
   ms_plan p = {0};
   size_t done = 0;
-  ms_status st = open_project(c);
-  if (st == MS_OK) st = open_db(c);
+  ms_status st = ms_project_scan(c);
+  if (st == MS_OK) st = ms_project_connect(c);
   if (st == MS_OK) st = ms_lock_acquire(c);
   if (st == MS_OK) st = ms_tracker_load(c, &a);
+  if (st == MS_OK) st = refuse_failed(c, &a);
   if (st == MS_OK) st = ms_plan_down(c, &a, steps, &p);
   if (st == MS_OK) st = check_plan(c, &p, 1);
   if (st == MS_OK) st = run_plan(c, &p, 1, &done);
@@ -139,10 +137,11 @@ ms_status ms_cmd_down(ms_ctx *c, long steps) {
 ms_status ms_cmd_redo(ms_ctx *c) {
   ms_applied a = {0};
   ms_plan p = {0};
-  ms_status st = open_project(c);
-  if (st == MS_OK) st = open_db(c);
+  ms_status st = ms_project_scan(c);
+  if (st == MS_OK) st = ms_project_connect(c);
   if (st == MS_OK) st = ms_lock_acquire(c);
   if (st == MS_OK) st = ms_tracker_load(c, &a);
+  if (st == MS_OK) st = refuse_failed(c, &a);
   if (st == MS_OK) st = ms_plan_down(c, &a, 1, &p);
   if (st == MS_OK && p.n == 0) st = ms_fail(c, MS_EUSAGE, "nothing to redo: no migration is applied");
   if (st == MS_OK) st = ms_runner_check(c, p.v[0], 1);
@@ -155,6 +154,14 @@ ms_status ms_cmd_redo(ms_ctx *c) {
   return st;
 }
 
+static void row_state(const ms_applied_row *r, char *out, size_t n) {
+  if (!r) snprintf(out, n, "pending");
+  else if (!r->failed_op) snprintf(out, n, "applied");
+  else if (r->statements_done >= 0)
+    snprintf(out, n, "failed %s at %d/%d", r->failed_op, r->statements_done + 1, r->statement_count);
+  else snprintf(out, n, "failed %s", r->failed_op);
+}
+
 static void status_row(const char *v, const char *name, const char *kind, const char *state,
                        const char *at, int nw) {
   ms_out("%-14s  %-*s  %-4s  %-22s  %s", v, nw, name, kind, state, at);
@@ -162,8 +169,8 @@ static void status_row(const char *v, const char *name, const char *kind, const 
 
 ms_status ms_cmd_status(ms_ctx *c) {
   ms_applied a = {0};
-  ms_status st = open_project(c);
-  if (st == MS_OK) st = open_db(c);
+  ms_status st = ms_project_scan(c);
+  if (st == MS_OK) st = ms_project_connect(c);
   if (st == MS_OK) st = ms_tracker_load(c, &a);
   if (st != MS_OK) return st;
   const ms_source *s = c->src;
@@ -171,17 +178,21 @@ ms_status ms_cmd_status(ms_ctx *c) {
   for (size_t i = 0; i < s->n; i++) if ((int)strlen(s->v[i].name) > nw) nw = (int)strlen(s->v[i].name);
   for (size_t i = 0; i < a.n; i++) if ((int)strlen(a.v[i].name) > nw) nw = (int)strlen(a.v[i].name);
   status_row("version", "name", "kind", "state", "applied_at", nw);
-  size_t i = 0, j = 0, applied = 0, pending = 0, missing = 0;
+  size_t i = 0, j = 0, applied = 0, pending = 0, missing = 0, failed = 0;
   while (i < s->n || j < a.n) {
     const ms_migration *m = i < s->n ? &s->v[i] : NULL;
     const ms_applied_row *r = j < a.n ? &a.v[j] : NULL;
     char v[32];
     if (m && (!r || m->version <= r->version)) {
       int is_applied = r && r->version == m->version;
-      fmt_version(c, m->version, v, sizeof v);
-      status_row(v, m->name, m->kind == MS_KIND_LUA ? "lua" : "sql", is_applied ? "applied" : "pending",
+      char state[64];
+      ms_fmt_version(c, m->version, v, sizeof v);
+      row_state(is_applied ? r : NULL, state, sizeof state);
+      status_row(v, m->name, m->kind == MS_KIND_LUA ? "lua" : "sql", state,
                  is_applied ? r->applied_at : "-", nw);
-      if (is_applied) { applied++; j++; } else pending++;
+      if (is_applied && r->failed_op) { failed++; j++; }
+      else if (is_applied) { applied++; j++; }
+      else pending++;
       i++;
     } else {
       snprintf(v, sizeof v, "%" PRId64, r->version);
@@ -191,21 +202,29 @@ ms_status ms_cmd_status(ms_ctx *c) {
       j++;
     }
   }
-  ms_out("%zu applied, %zu pending%s (tracking table %s.%s, advisory lock key %" PRId64 ")",
-         applied, pending, missing ? ", some applied files missing" : "", c->table_schema,
-         c->table_name, c->lock_key);
+  ms_out("%zu applied, %zu pending%s%s (tracking table %s.%s, advisory lock key %" PRId64 ")",
+         applied, pending, failed ? ", 1 failed" : "", missing ? ", some applied files missing" : "",
+         c->table_schema, c->table_name, c->lock_key);
+  const ms_applied_row *f = ms_applied_failed(&a);
+  if (f) {
+    char v[32];
+    ms_fmt_version(c, f->version, v, sizeof v);
+    ms_out("\nmigration %s %s failed %s part way; run `moonshift repair %s` or `moonshift force %s` "
+           "once its cause is fixed. Its error:\n%s", v, f->name, f->failed_op, v, v,
+           f->error ? f->error : "-");
+  }
   ms_applied_free(&a);
   return MS_OK;
 }
 
 ms_status ms_cmd_version(ms_ctx *c) {
   ms_applied a = {0};
-  ms_status st = open_project(c);
-  if (st == MS_OK) st = open_db(c);
+  ms_status st = ms_project_scan(c);
+  if (st == MS_OK) st = ms_project_connect(c);
   if (st == MS_OK) st = ms_tracker_load(c, &a);
   if (st != MS_OK) return st;
   char v[32] = "0";
-  if (a.n) fmt_version(c, a.v[a.n - 1].version, v, sizeof v);
+  if (a.n) ms_fmt_version(c, a.v[a.n - 1].version, v, sizeof v);
   ms_out("%s", v);
   ms_applied_free(&a);
   return MS_OK;
@@ -259,7 +278,7 @@ static ms_status template_text(ms_ctx *c, const char *kind, const char *name, ms
 }
 
 ms_status ms_cmd_new(ms_ctx *c, const char *name, int lua) {
-  const char *dir = dir_of(c);
+  const char *dir = ms_project_dir(c);
   char version[32];
   ms_buf path = {0}, text = {0};
   char *s = slug(name ? name : "");
@@ -267,7 +286,7 @@ ms_status ms_cmd_new(ms_ctx *c, const char *name, int lua) {
   if (!s || !*s) st = ms_fail(c, MS_EUSAGE, "usage: moonshift new NAME [--lua] (NAME needs letters or digits)");
   if (st == MS_OK && mkdir(dir, 0777) != 0 && errno != EEXIST)
     st = ms_fail(c, MS_EUSAGE, "cannot create migrations folder %s: %s", dir, strerror(errno));
-  if (st == MS_OK) st = open_project(c);
+  if (st == MS_OK) st = ms_project_scan(c);
   if (st == MS_OK) {
     next_version(c->src, version, sizeof version);
     ms_buf_printf(&path, "%s/%s_%s.%s", dir, version, s, lua ? "lua" : "sql");

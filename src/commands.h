@@ -12,4 +12,9 @@ ms_status ms_cmd_status(ms_ctx *c) MS_MUST_CHECK;
 ms_status ms_cmd_version(ms_ctx *c) MS_MUST_CHECK;
 ms_status ms_cmd_new(ms_ctx *c, const char *name, int lua) MS_MUST_CHECK;
 
+/* repair.c: the tracking table without running migrations. */
+ms_status ms_cmd_repair(ms_ctx *c, const char *version) MS_MUST_CHECK;
+ms_status ms_cmd_force(ms_ctx *c, const char *version) MS_MUST_CHECK;
+ms_status ms_cmd_baseline(ms_ctx *c, const char *version) MS_MUST_CHECK;
+
 #endif

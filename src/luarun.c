@@ -4,6 +4,7 @@
  * runs. up/down are called through lbridge.c with the db object of ldb.c. */
 #include "luarun.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -125,6 +126,16 @@ ms_status ms_luarun_run(ms_ctx *c, ms_migration *m, const ms_record *rec) {
     ms_buf_free(&q);
   }
   if (st != MS_OK) ms_conn_recover(c);
+  if (st == MS_EFAILED && !tx) {
+    /* outside a transaction, whatever up/down did before failing stays */
+    char *why = strdup(c->err ? c->err : "");
+    ms_status mark = ms_tracker_mark_failed(c, rec->version, rec->name, rec->kind, rec->checksum,
+                                            rec->down ? "down" : "up", -1, -1, why);
+    st = ms_fail(c, st, "%s\nthis migration runs outside a transaction, so what it did before the "
+                 "error stays; %s", why ? why : "", mark == MS_OK ? "it is recorded as failed until "
+                 "`moonshift repair` or `moonshift force`" : "recording the failure failed too");
+    free(why);
+  }
   lua_settop(L, top);
   return st;
 }

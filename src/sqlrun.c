@@ -247,11 +247,15 @@ static ms_status run_stepwise(ms_ctx *c, const section *s, const ms_record *rec)
     ms_buf_printf(&q, ";\n%sRESET ALL", tx ? "COMMIT;\n" : "");
     rc = ms_conn_exec(c, q.data);
     ms_buf_free(&q);
-  } else if (!tx && s->statements > 1) {
+  } else if (!tx && done > 0) {
+    /* part of the section ran and stays: record the failed attempt */
     char *why = strdup(c->err ? c->err : "");
-    rc = ms_fail(c, rc, "%s\nthis section runs outside a transaction: statement %d of %d failed, "
-                 "the %d before it stay applied, and the migration is not recorded as applied",
-                 why ? why : "", done + 1, s->statements, done);
+    ms_status mark = ms_tracker_mark_failed(c, rec->version, rec->name, rec->kind, rec->checksum,
+                                            rec->down ? "down" : "up", done, s->statements, why);
+    rc = ms_fail(c, rc, "%s\nthis section runs outside a transaction: statement %d of %d failed and "
+                 "the %d before it stay applied; %s", why ? why : "", done + 1, s->statements, done,
+                 mark == MS_OK ? "the migration is recorded as failed until `moonshift repair` or "
+                 "`moonshift force`" : "recording the failure failed too");
     free(why);
   }
   return rc;

@@ -57,6 +57,7 @@ void ms_applied_free(ms_applied *a) {
   for (size_t i = 0; i < a->n; i++) {
     ms_applied_row *r = &a->v[i];
     free(r->name); free(r->kind); free(r->checksum); free(r->applied_at); free(r->applied_by);
+    free(r->failed_op); free(r->error);
   }
   free(a->v);
   a->v = NULL;
@@ -80,7 +81,9 @@ ms_status ms_tracker_load(ms_ctx *c, ms_applied *out) {
   ms_buf_printf(&q,
     "SELECT version, name, kind, checksum, "
     "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), duration_ms, applied_by, "
-    "row_number() OVER (ORDER BY applied_at, version) FROM %s ORDER BY version", c->table_sql);
+    "row_number() OVER (ORDER BY applied_at, version), failed_op, "
+    "coalesce(statements_done, -1), coalesce(statement_count, -1), error "
+    "FROM %s ORDER BY version", c->table_sql);
   PGresult *raw = PQexec(c->conn, q.data);
   ms_buf_free(&q);
   if (!ms_pg_ok(raw)) {
@@ -104,6 +107,10 @@ ms_status ms_tracker_load(ms_ctx *c, ms_applied *out) {
     row->duration_ms = atoi(PQgetvalue(r, i, 5));
     row->applied_by = strdup(PQgetvalue(r, i, 6));
     row->order = strtol(PQgetvalue(r, i, 7), NULL, 10);
+    row->failed_op = PQgetisnull(r, i, 8) ? NULL : strdup(PQgetvalue(r, i, 8));
+    row->statements_done = atoi(PQgetvalue(r, i, 9));
+    row->statement_count = atoi(PQgetvalue(r, i, 10));
+    row->error = PQgetisnull(r, i, 11) ? NULL : strdup(PQgetvalue(r, i, 11));
     out->n++;
   }
   PQclear(r);
@@ -135,7 +142,11 @@ ms_status ms_tracker_ensure(ms_ctx *c) {
     "  checksum text NOT NULL,\n"
     "  applied_at timestamptz NOT NULL DEFAULT clock_timestamp(),\n"
     "  duration_ms integer NOT NULL,\n"
-    "  applied_by text NOT NULL DEFAULT current_user\n)", c->table_sql);
+    "  applied_by text NOT NULL DEFAULT current_user,\n"
+    "  failed_op text CHECK (failed_op IN ('up', 'down')),\n"
+    "  statements_done integer,\n"
+    "  statement_count integer,\n"
+    "  error text\n)", c->table_sql);
   st = ms_conn_exec(c, q.data);
   ms_buf_free(&q);
   if (st != MS_OK) {
@@ -153,16 +164,55 @@ static void add_literal(ms_ctx *c, ms_buf *b, const char *s) {
   PQfreemem(q);
 }
 
+const ms_applied_row *ms_applied_failed(const ms_applied *a) {
+  for (size_t i = 0; i < a->n; i++)
+    if (a->v[i].failed_op) return &a->v[i];
+  return NULL;
+}
+
+ms_status ms_tracker_mark_failed(ms_ctx *c, int64_t version, const char *name, const char *kind,
+                                 const char *checksum, const char *op, int done, int total,
+                                 const char *error) {
+  char v[24], d[16], t[16];
+  const char *params[8] = { v, name, kind, checksum, op, d, t, error };
+  snprintf(v, sizeof v, "%" PRId64, version);
+  snprintf(d, sizeof d, "%d", done);
+  snprintf(t, sizeof t, "%d", total);
+  if (done < 0) params[5] = NULL;
+  if (total < 0) params[6] = NULL;
+  ms_buf q = {0};
+  ms_buf_printf(&q,
+    "INSERT INTO %s AS t (version, name, kind, checksum, duration_ms, failed_op, statements_done, "
+    "statement_count, error) VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $8) "
+    "ON CONFLICT (version) DO UPDATE SET failed_op = $5, statements_done = $6, "
+    "statement_count = $7, error = $8, applied_at = clock_timestamp()", c->table_sql);
+  PGresult *r = NULL;
+  char *keep = c->err ? strdup(c->err) : NULL;
+  ms_status st = ms_conn_query(c, q.data, 8, params, &r);
+  ms_buf_free(&q);
+  PQclear(r);
+  if (st == MS_OK) { free(c->err); c->err = keep; }
+  else free(keep);
+  return st;
+}
+
 void ms_tracker_record_sql(ms_ctx *c, ms_buf *b, const ms_record *r, int in_tx) {
   if (r->down) {
     ms_buf_printf(b, "DELETE FROM %s WHERE version = %" PRId64, c->table_sql, r->version);
     return;
   }
-  ms_buf_printf(b, "INSERT INTO %s (version, name, kind, checksum, duration_ms) VALUES (%" PRId64 ", ",
+  ms_buf_printf(b, "INSERT INTO %s AS t (version, name, kind, checksum, duration_ms) VALUES (%" PRId64 ", ",
                 c->table_sql, r->version);
   add_literal(c, b, r->name);
   ms_buf_printf(b, ", '%s', ", r->kind);
   add_literal(c, b, r->checksum);
   if (in_tx) ms_buf_puts(b, ", (extract(epoch FROM clock_timestamp() - now()) * 1000)::integer)");
   else ms_buf_printf(b, ", %ld)", (long)(ms_now_ms() - r->t0));
+  /* one statement (it may be pipelined): a retried migration replaces the
+   * row its failed attempt left */
+  ms_buf_puts(b, " ON CONFLICT (version) DO UPDATE SET name = excluded.name, kind = excluded.kind, "
+              "checksum = excluded.checksum, duration_ms = excluded.duration_ms, "
+              "applied_at = clock_timestamp(), applied_by = current_user, failed_op = NULL, "
+              "statements_done = NULL, statement_count = NULL, error = NULL "
+              "WHERE t.failed_op IS NOT NULL");
 }

@@ -12,6 +12,9 @@ typedef struct ms_applied_row {
   char *name, *kind, *checksum, *applied_at, *applied_by;
   int duration_ms;
   long order;          /* 1 = applied first */
+  char *failed_op;     /* "up" or "down" when a non-transactional run failed part way, else NULL */
+  int statements_done, statement_count;  /* progress of that run (-1 when unknown) */
+  char *error;         /* its error */
 } ms_applied_row;
 
 typedef struct ms_applied {
@@ -30,6 +33,15 @@ const ms_applied_row *ms_applied_find(const ms_applied *a, int64_t version);
 
 /* Creates the schema and table when missing (call under the lock). */
 ms_status ms_tracker_ensure(ms_ctx *c) MS_MUST_CHECK;
+
+/* The first row left failed by a non-transactional run, or NULL. */
+const ms_applied_row *ms_applied_failed(const ms_applied *a);
+
+/* Writes (outside any transaction) that m failed part way in direction op,
+ * after `done` of `total` statements (-1: unknown), with its error. */
+ms_status ms_tracker_mark_failed(ms_ctx *c, int64_t version, const char *name, const char *kind,
+                                 const char *checksum, const char *op, int done, int total,
+                                 const char *error) MS_MUST_CHECK;
 
 /* What to write in the tracking table once a migration has run. */
 typedef struct ms_record {

@@ -1,0 +1,43 @@
+/* project.c: the shared opening steps of the commands (folder scan,
+ * connection, tracking table) and version formatting. */
+#include "project.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "conn.h"
+#include "source.h"
+#include "tracker.h"
+
+const char *ms_project_dir(const ms_ctx *c) {
+  return c->opts.dir && *c->opts.dir ? c->opts.dir : "migrations";
+}
+
+ms_status ms_project_scan(ms_ctx *c) {
+  c->src = calloc(1, sizeof *c->src);
+  if (!c->src) return ms_fail(c, MS_EFAILED, "out of memory");
+  return ms_source_scan(c, ms_project_dir(c), c->src);
+}
+
+ms_status ms_project_connect(ms_ctx *c) {
+  ms_status st = ms_conn_open(c);
+  return st == MS_OK ? ms_tracker_resolve(c) : st;
+}
+
+void ms_fmt_version(const ms_ctx *c, int64_t v, char *out, size_t n) {
+  const ms_migration *m = c->src ? ms_source_find(c->src, v) : NULL;
+  snprintf(out, n, "%0*" PRId64, m ? m->vwidth : 1, v);
+}
+
+ms_status ms_parse_version_arg(ms_ctx *c, const char *arg, const char *what, int64_t *out) {
+  char *end;
+  if (!arg || !*arg || *arg < '0' || *arg > '9')
+    return ms_fail(c, MS_EUSAGE, "usage: moonshift %s VERSION (digits)", what);
+  errno = 0;
+  long long v = strtoll(arg, &end, 10);
+  if (errno || *end) return ms_fail(c, MS_EUSAGE, "%s: '%s' is not a version (digits, 64-bit)", what, arg);
+  *out = v;
+  return MS_OK;
+}
