@@ -11,11 +11,14 @@
 typedef struct cmd_help { const char *name, *usage, *text; } cmd_help;
 
 static const cmd_help commands[] = {
-  { "up", "moonshift up [--to VERSION] [--allow-out-of-order]",
+  { "up", "moonshift up [--to VERSION] [--allow-out-of-order] [--dry-run]",
     "Applies every pending migration in version order, each in its own transaction\n"
     "together with its tracking row. With --to, stops after VERSION. Exits at once,\n"
-    "without taking the lock, when nothing is pending." },
-  { "down", "moonshift down [N] [--to VERSION]",
+    "without taking the lock, when nothing is pending. --dry-run prints each statement\n"
+    "with its file:line and rehearses transactional migrations (Lua ones too) inside one\n"
+    "transaction that is rolled back; sections that run outside a transaction are\n"
+    "listed, not run. Nothing in the database changes." },
+  { "down", "moonshift down [N] [--to VERSION] [--dry-run]",
     "Rolls back the newest applied migration, or N of them, newest application first.\n"
     "With --to VERSION rolls back every migration above VERSION (--to 0: all)." },
   { "redo", "moonshift redo", "Rolls back the newest applied migration and applies it again." },
@@ -63,6 +66,8 @@ static const char *global_help =
   "  --lock-timeout DUR   give up waiting for the migration lock (e.g. 30s, 5m);\n"
   "                       default: wait\n"
   "  --allow-out-of-order apply pending versions older than the newest applied one\n"
+  "  --dry-run            up/down: print what would run, rehearse transactional\n"
+  "                       migrations in a transaction that is rolled back\n"
   "  -v, --verbose        more detail (statement durations)\n"
   "  -h, --help           this help; moonshift COMMAND --help for a command\n"
   "  --version            print moonshift's version\n"
@@ -140,6 +145,7 @@ static ms_status set_flag(ms_ctx *c, ms_cli *o, const char *name) {
   else if (strcmp(name, "verbose") == 0 || strcmp(name, "v") == 0) o->opts.verbose = 1;
   else if (strcmp(name, "lua") == 0) o->lua = 1;
   else if (strcmp(name, "allow-out-of-order") == 0) o->opts.allow_out_of_order = 1;
+  else if (strcmp(name, "dry-run") == 0) o->opts.dry_run = 1;
   else return ms_fail(c, MS_EUSAGE, "unknown option -%s%s (see moonshift --help)",
                       name[1] ? "-" : "", name);
   return MS_OK;

@@ -51,6 +51,19 @@ static ms_status refuse_failed(ms_ctx *c, const ms_applied *a) {
                  strcmp(r->failed_op, "up") == 0 ? "applied" : "rolled back", r->error ? r->error : "-");
 }
 
+/* --dry-run wraps the whole run in one transaction that is rolled back. */
+static ms_status dry_begin(ms_ctx *c) {
+  return c->opts.dry_run ? ms_conn_exec(c, "BEGIN") : MS_OK;
+}
+
+static ms_status dry_end(ms_ctx *c, ms_status st, size_t done, const char *what) {
+  ms_conn_recover(c);
+  if (st == MS_OK)
+    ms_out("dry run: %zu migration%s would be %s; everything was rolled back, nothing changed",
+           done, done == 1 ? "" : "s", what);
+  return st;
+}
+
 /* Runs the plan in order; stops at the first failure. */
 static ms_status run_plan(ms_ctx *c, const ms_plan *p, int down, size_t *done) {
   *done = 0;
@@ -93,6 +106,7 @@ ms_status ms_cmd_up(ms_ctx *c) {
     ms_applied_free(&a);
     ms_plan_free(&p);
     if (st == MS_OK) st = ms_lock_acquire(c);
+    if (st == MS_OK) st = dry_begin(c);
     if (st == MS_OK) st = ms_tracker_ensure(c);
     if (st == MS_OK) st = ms_tracker_load(c, &a);
     if (st == MS_OK) st = refuse_failed(c, &a);
@@ -100,7 +114,8 @@ ms_status ms_cmd_up(ms_ctx *c) {
     if (st == MS_OK) st = check_plan(c, &p, 0);
     if (st == MS_OK) st = run_plan(c, &p, 0, &done);
   }
-  if (st == MS_OK) {
+  if (c->opts.dry_run) st = dry_end(c, st, done, "applied");
+  else if (st == MS_OK) {
     char lead[64];
     snprintf(lead, sizeof lead, done ? "%zu migration%s applied" : "nothing to apply", done,
              done == 1 ? "" : "s");
@@ -118,12 +133,14 @@ ms_status ms_cmd_down(ms_ctx *c, long steps) {
   ms_status st = ms_project_scan(c);
   if (st == MS_OK) st = ms_project_connect(c);
   if (st == MS_OK) st = ms_lock_acquire(c);
+  if (st == MS_OK) st = dry_begin(c);
   if (st == MS_OK) st = ms_tracker_load(c, &a);
   if (st == MS_OK) st = refuse_failed(c, &a);
   if (st == MS_OK) st = ms_plan_down(c, &a, steps, &p);
   if (st == MS_OK) st = check_plan(c, &p, 1);
   if (st == MS_OK) st = run_plan(c, &p, 1, &done);
-  if (st == MS_OK) {
+  if (c->opts.dry_run) st = dry_end(c, st, done, "rolled back");
+  else if (st == MS_OK) {
     char lead[64];
     snprintf(lead, sizeof lead, done ? "%zu migration%s rolled back" : "nothing to roll back", done,
              done == 1 ? "" : "s");

@@ -133,6 +133,10 @@ static lresult *run(lua_State *L) {
   const char *sql = luaL_checkstring(L, 2);
   const char **vals = NULL;
   int n = push_params(L, 3, &vals);
+  if (((ldb *)lua_touserdata(L, 1))->c->opts.dry_run) {
+    printf("  sql: %s\n", sql);
+    for (int i = 0; i < n; i++) printf("       $%d = %s\n", i + 1, vals[i] ? vals[i] : "NULL");
+  }
   lresult *h = lua_newuserdatauv(L, sizeof *h, 0);
   h->r = NULL;
   luaL_setmetatable(L, RESULT_MT);

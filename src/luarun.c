@@ -4,6 +4,7 @@
  * runs. up/down are called through lbridge.c with the db object of ldb.c. */
 #include "luarun.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,6 +116,19 @@ ms_status ms_luarun_run(ms_ctx *c, ms_migration *m, const ms_record *rec) {
   lua_pop(L, 1);
   lua_getfield(L, -1, rec->down ? "down" : "up");
   ms_ldb_push(L, c);
+  if (c->opts.dry_run) {
+    /* rehearsed inside the caller's transaction; db methods print their SQL */
+    if (!tx) printf("  (runs outside a transaction: not rehearsed)\n");
+    else if (ms_lua_pcall(L, 1, 0) != LUA_OK) st = ms_lua_fail(c, MS_EFAILED, NULL);
+    if (st == MS_OK && tx) {
+      ms_buf q = {0};
+      ms_tracker_record_sql(c, &q, rec, 1);
+      st = ms_conn_exec(c, q.data);
+      ms_buf_free(&q);
+    }
+    lua_settop(L, top);
+    return st;
+  }
   if (tx) st = ms_conn_exec(c, "BEGIN");
   if (st == MS_OK && ms_lua_pcall(L, 1, 0) != LUA_OK) st = ms_lua_fail(c, MS_EFAILED, NULL);
   if (st == MS_OK && tx) st = check_tx_state(c, m);

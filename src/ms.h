@@ -37,6 +37,7 @@ typedef struct ms_opts {
   int has_to;
   double lock_timeout;      /* seconds; < 0 waits forever */
   int allow_out_of_order;   /* --allow-out-of-order */
+  int dry_run;              /* --dry-run: rehearse in a transaction, roll back */
 } ms_opts;
 
 struct ms_source;

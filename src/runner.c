@@ -37,8 +37,14 @@ ms_status ms_runner_run(ms_ctx *c, ms_migration *m, int down) {
   ms_record rec = { down, m->version, m->name, m->kind == MS_KIND_LUA ? "lua" : "sql", sum, ms_now_ms() };
   ms_status st = down ? MS_OK : ms_runner_checksum(c, m, sum);
   if (st != MS_OK) return st;
+  if (c->opts.dry_run)
+    ms_out("-- would %s %0*" PRId64 " %s (%s)", down ? "roll back" : "apply", m->vwidth, m->version,
+           m->name, rec.kind);
   st = m->kind == MS_KIND_LUA ? ms_luarun_run(c, m, &rec) : ms_sqlrun_run(c, m, &rec);
-  if (st == MS_OK)
+  if (st == MS_OK && c->opts.dry_run)
+    ms_out("  then: %s version %" PRId64 " in %s.%s", down ? "delete" : "insert", m->version,
+           c->table_schema, c->table_name);
+  else if (st == MS_OK)
     ms_out("%s %0*" PRId64 " %s (%.0f ms)", down ? "reverted" : "applied", m->vwidth, m->version,
            m->name, ms_now_ms() - rec.t0);
   return st;

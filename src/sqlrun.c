@@ -71,7 +71,7 @@ static ms_status scan_section(ms_ctx *c, section *s) {
   ms_stmt st;
   int rc;
   ms_split_init(&sp, s->file.data + s->sec->off, s->sec->len);
-  s->stepwise = !s->sec->transaction;
+  s->stepwise = !s->sec->transaction || c->opts.verbose || c->opts.dry_run;
   while ((rc = ms_split_next(&sp, &st)) == 1) {
     if (st.cls == MS_CLASS_EMPTY || st.cls == MS_CLASS_META_SKIP) {
       if (st.cls == MS_CLASS_META_SKIP) s->stepwise = 1;
@@ -230,6 +230,43 @@ static ms_status run_pipelined(ms_ctx *c, const section *s, const ms_record *rec
   return rc;
 }
 
+/* Prints statement k with its file:line, continuation lines indented. */
+static void show_stmt(const section *s, const ms_stmt *st, int k) {
+  const char *p = s->file.data + s->sec->off + st->off, *e = p + st->len;
+  printf("  [%d] %s:%lu\n      ", k, s->path, abs_line(s, st->line));
+  for (; p < e; p++) {
+    if (*p == '\r') continue;
+    putchar(*p);
+    if (*p == '\n' && p + 1 < e) fputs("      ", stdout);
+  }
+  if (st->data_len) printf("\n      (%zu bytes of COPY data)", st->data_len);
+  putchar('\n');
+}
+
+/* --dry-run: rehearses a transactional section inside the caller's
+ * transaction, showing each statement; lists a non-transactional one. */
+static ms_status run_dry(ms_ctx *c, const section *s, const ms_record *rec) {
+  ms_split sp;
+  ms_stmt st;
+  int k = 0, tx = s->sec->transaction;
+  ms_status rc = MS_OK;
+  if (!tx) printf("  (runs outside a transaction: listed, not rehearsed)\n");
+  ms_split_init(&sp, s->file.data + s->sec->off, s->sec->len);
+  while (rc == MS_OK && ms_split_next(&sp, &st) == 1) {
+    if (st.cls == MS_CLASS_EMPTY || st.cls == MS_CLASS_META_SKIP) continue;
+    show_stmt(s, &st, ++k);
+    if (tx) rc = run_stmt(c, s, &st);
+  }
+  if (rc == MS_OK && tx) {
+    ms_buf q = {0};
+    ms_tracker_record_sql(c, &q, rec, 1);
+    rc = ms_conn_exec(c, q.data);
+    ms_buf_free(&q);
+  }
+  fflush(stdout);
+  return rc;
+}
+
 static ms_status run_stepwise(ms_ctx *c, const section *s, const ms_record *rec) {
   ms_split sp;
   ms_stmt st;
@@ -265,6 +302,11 @@ ms_status ms_sqlrun_run(ms_ctx *c, const ms_migration *m, const ms_record *rec) 
   section s;
   ms_status st = open_section(c, m, rec->down, &s);
   if (st == MS_OK) st = scan_section(c, &s);
+  if (st == MS_OK && c->opts.dry_run) {
+    st = run_dry(c, &s, rec);
+    ms_file_close(&s.file);
+    return st;
+  }
   if (st == MS_OK) st = s.stepwise ? run_stepwise(c, &s, rec) : run_pipelined(c, &s, rec);
   if (st != MS_OK) ms_conn_recover(c);
   ms_file_close(&s.file);
