@@ -1,5 +1,6 @@
 /* file.c: maps migration files read-only, so a large SQL file is paged in
  * as it is sent instead of being copied into memory. POSIX mmap. */
+#define _DEFAULT_SOURCE 1   /* madvise(MADV_DONTNEED) */
 #include "file.h"
 
 #include <errno.h>
@@ -32,6 +33,17 @@ ms_status ms_file_open(ms_ctx *c, const char *path, ms_file *f) {
   close(fd);
   return st;
 }
+
+void ms_file_drop(ms_file *f, size_t upto) {
+  long page = sysconf(_SC_PAGESIZE);
+  size_t end = upto > f->len ? f->len : upto;
+  end -= end % (size_t)(page > 0 ? page : 4096);
+  if (!f->map || end <= f->dropped) return;
+  madvise((char *)f->map + f->dropped, end - f->dropped, MADV_DONTNEED);
+  f->dropped = end;
+}
+
+void ms_file_rewind(ms_file *f) { f->dropped = 0; }
 
 void ms_file_close(ms_file *f) {
   if (f->map) munmap(f->map, f->len);

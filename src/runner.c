@@ -25,7 +25,11 @@ ms_status ms_runner_checksum(ms_ctx *c, const ms_migration *m, char hex[65]) {
     ms_file f;
     ms_status st = ms_file_open(c, paths[i], &f);
     if (st != MS_OK) { ms_sha256_hex(h, hex); return st; }
-    ms_sha256_add(h, f.data, f.len);
+    for (size_t off = 0; off < f.len; off += 1u << 20) {
+      size_t n = f.len - off < (1u << 20) ? f.len - off : 1u << 20;
+      ms_sha256_add(h, f.data + off, n);
+      ms_file_drop(&f, off + n);
+    }
     ms_file_close(&f);
   }
   ms_sha256_hex(h, hex);

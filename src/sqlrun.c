@@ -73,6 +73,7 @@ static ms_status scan_section(ms_ctx *c, section *s) {
   ms_split_init(&sp, s->file.data + s->sec->off, s->sec->len);
   s->stepwise = !s->sec->transaction || c->opts.verbose || c->opts.dry_run;
   while ((rc = ms_split_next(&sp, &st)) == 1) {
+    ms_file_drop(&s->file, s->sec->off + st.piece_off);
     if (st.cls == MS_CLASS_EMPTY || st.cls == MS_CLASS_META_SKIP) {
       if (st.cls == MS_CLASS_META_SKIP) s->stepwise = 1;
       continue;
@@ -82,6 +83,7 @@ static ms_status scan_section(ms_ctx *c, section *s) {
     ms_status bad = stmt_problem(c, s, &st);
     if (bad != MS_OK) return bad;
   }
+  ms_file_rewind(&s->file);
   if (rc < 0) {
     char msg[256];
     ms_split_errmsg(&sp, msg, sizeof msg);
@@ -116,21 +118,21 @@ static ms_status sql_error(ms_ctx *c, const section *s, const PGresult *r, size_
   return st;
 }
 
-static ms_status send_copy_data(ms_ctx *c, const section *s, const ms_stmt *st) {
-  const char *data = s->file.data + s->sec->off + st->data_off;
-  size_t left = st->data_len;
+static ms_status send_copy_data(ms_ctx *c, section *s, const ms_stmt *st) {
+  size_t off = s->sec->off + st->data_off, left = st->data_len;
   while (left > 0) {
     int n = left > (1u << 20) ? (1 << 20) : (int)left;
-    if (PQputCopyData(c->conn, data, n) != 1) break;
-    data += n;
+    if (PQputCopyData(c->conn, s->file.data + off, n) != 1) break;
+    off += (size_t)n;
     left -= (size_t)n;
+    ms_file_drop(&s->file, off);
   }
   return PQputCopyEnd(c->conn, left ? "moonshift could not send the COPY data" : NULL) == 1
            ? MS_OK : MS_ECONNECT;
 }
 
 /* Runs one statement (and its COPY data). */
-static ms_status run_stmt(ms_ctx *c, const section *s, const ms_stmt *st) {
+static ms_status run_stmt(ms_ctx *c, section *s, const ms_stmt *st) {
   size_t off = s->sec->off + st->off;
   unsigned long line = abs_line(s, st->line);
   char *sql = strndup(s->file.data + off, st->len);
@@ -197,7 +199,7 @@ static ms_status collect(ms_ctx *c, const section *s, const queued *q, int n) {
  * and COMMIT in pipeline mode: one round trip per PIPE_BATCH statements, and
  * every error pinned to its own statement. */
 #define PIPE_BATCH 256
-static ms_status run_pipelined(ms_ctx *c, const section *s, const ms_record *rec) {
+static ms_status run_pipelined(ms_ctx *c, section *s, const ms_record *rec) {
   queued q[PIPE_BATCH + 4];
   int n = 0;
   ms_split sp;
@@ -212,6 +214,7 @@ static ms_status run_pipelined(ms_ctx *c, const section *s, const ms_record *rec
     if (!sql) { rc = ms_fail(c, MS_EFAILED, "out of memory"); break; }
     rc = queue(c, sql, &q[n++], off, abs_line(s, st.line));
     free(sql);
+    ms_file_drop(&s->file, off);
     if (rc == MS_OK && n >= PIPE_BATCH) { rc = collect(c, s, q, n); n = 0; }
   }
   if (rc == MS_OK) {
@@ -245,7 +248,7 @@ static void show_stmt(const section *s, const ms_stmt *st, int k) {
 
 /* --dry-run: rehearses a transactional section inside the caller's
  * transaction, showing each statement; lists a non-transactional one. */
-static ms_status run_dry(ms_ctx *c, const section *s, const ms_record *rec) {
+static ms_status run_dry(ms_ctx *c, section *s, const ms_record *rec) {
   ms_split sp;
   ms_stmt st;
   int k = 0, tx = s->sec->transaction;
@@ -267,7 +270,7 @@ static ms_status run_dry(ms_ctx *c, const section *s, const ms_record *rec) {
   return rc;
 }
 
-static ms_status run_stepwise(ms_ctx *c, const section *s, const ms_record *rec) {
+static ms_status run_stepwise(ms_ctx *c, section *s, const ms_record *rec) {
   ms_split sp;
   ms_stmt st;
   int done = 0, tx = s->sec->transaction;
@@ -276,6 +279,7 @@ static ms_status run_stepwise(ms_ctx *c, const section *s, const ms_record *rec)
   while (rc == MS_OK && ms_split_next(&sp, &st) == 1) {
     if (st.cls == MS_CLASS_EMPTY || st.cls == MS_CLASS_META_SKIP) continue;
     rc = run_stmt(c, s, &st);
+    ms_file_drop(&s->file, s->sec->off + st.piece_off);
     if (rc == MS_OK) done++;
   }
   if (rc == MS_OK) {
