@@ -34,16 +34,14 @@ ms_status ms_file_open(ms_ctx *c, const char *path, ms_file *f) {
   return st;
 }
 
-void ms_file_drop(ms_file *f, size_t upto) {
-  long page = sysconf(_SC_PAGESIZE);
-  size_t end = upto > f->len ? f->len : upto;
-  end -= end % (size_t)(page > 0 ? page : 4096);
-  if (!f->map || end <= f->dropped) return;
-  madvise((char *)f->map + f->dropped, end - f->dropped, MADV_DONTNEED);
-  f->dropped = end;
+void ms_file_drop(ms_file *f, size_t from, size_t upto) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  if (!f->map || page == 0) return;
+  if (upto > f->len) upto = f->len;
+  from = (from + page - 1) / page * page;   /* whole pages inside the range */
+  upto = upto == f->len ? upto : upto / page * page;
+  if (upto > from) madvise((char *)f->map + from, upto - from, MADV_DONTNEED);
 }
-
-void ms_file_rewind(ms_file *f) { f->dropped = 0; }
 
 void ms_file_close(ms_file *f) {
   if (f->map) munmap(f->map, f->len);

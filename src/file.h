@@ -9,19 +9,16 @@ typedef struct ms_file {
   const char *data;   /* the bytes; "" for an empty file */
   size_t len;
   void *map;          /* mmap base, NULL when nothing is mapped */
-  size_t dropped;     /* pages below this offset were handed back */
 } ms_file;
 
 /* Maps path; returns MS_EUSAGE naming the file and the cause on failure. */
 ms_status ms_file_open(ms_ctx *c, const char *path, ms_file *f) MS_MUST_CHECK;
 void ms_file_close(ms_file *f);
 
-/* Hands back the memory of the pages before offset upto (whole pages only):
- * they are read again from the file if touched later. Keeps the resident
- * size of a large file streamed front to back independent of its size. */
-void ms_file_drop(ms_file *f, size_t upto);
-
-/* Starts a new front-to-back pass: later drops begin at offset 0 again. */
-void ms_file_rewind(ms_file *f);
+/* Hands back the memory of the whole pages inside [from, upto): they are
+ * read again from the file if touched later. Called behind the point a pass
+ * has reached, it keeps the resident size of a large file streamed front to
+ * back independent of the file's size. */
+void ms_file_drop(ms_file *f, size_t from, size_t upto);
 
 #endif

@@ -28,7 +28,7 @@ ms_status ms_runner_checksum(ms_ctx *c, const ms_migration *m, char hex[65]) {
     for (size_t off = 0; off < f.len; off += 1u << 20) {
       size_t n = f.len - off < (1u << 20) ? f.len - off : 1u << 20;
       ms_sha256_add(h, f.data + off, n);
-      ms_file_drop(&f, off + n);
+      ms_file_drop(&f, off, off + n);
     }
     ms_file_close(&f);
   }

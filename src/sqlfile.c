@@ -52,7 +52,14 @@ static int ignorable(const char *s, const char *e) {
 
 int ms_sqlfile_parse(const char *path, const char *text, size_t len, int as_down,
                      ms_sqlfile *out, ms_buf *err) {
-  size_t start = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+  return ms_sqlfile_parse_with(path, text, len, as_down, out, err, NULL, NULL);
+}
+
+#define PROGRESS_STEP ((size_t)4 << 20)
+
+int ms_sqlfile_parse_with(const char *path, const char *text, size_t len, int as_down,
+                          ms_sqlfile *out, ms_buf *err, void (*progress)(void *, size_t), void *ud) {
+  size_t start = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0, reported = 0;
   ms_section *cur = NULL;
   int line = 1, first_code_line = 0;
   memset(out, 0, sizeof *out);
@@ -92,6 +99,10 @@ int ms_sqlfile_parse(const char *path, const char *text, size_t len, int as_down
       first_code_line = line;
     }
     i = next;
+    if (progress && i - reported >= PROGRESS_STEP) {
+      progress(ud, i);
+      reported = i;
+    }
   }
   if (cur) {
     cur->len = len - cur->off;

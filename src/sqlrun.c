@@ -27,7 +27,14 @@ typedef struct section {
   const ms_section *sec;
   int stepwise;        /* must be sent statement by statement */
   int statements;      /* significant statements in the section */
+  size_t scanned;      /* section offset the splitter's progress reached */
 } section;
+
+static void drop_file_behind(void *ud, size_t pos) {
+  section *s = ud;
+  ms_file_drop(&s->file, s->scanned, pos);
+  s->scanned = pos;
+}
 
 static ms_status open_section(ms_ctx *c, const ms_migration *m, int down, section *s) {
   ms_buf err = {0};
@@ -35,7 +42,8 @@ static ms_status open_section(ms_ctx *c, const ms_migration *m, int down, sectio
   s->path = down && m->down_path ? m->down_path : m->path;
   ms_status st = ms_file_open(c, s->path, &s->file);
   if (st != MS_OK) return st;
-  if (ms_sqlfile_parse(s->path, s->file.data, s->file.len, down && m->down_path, &s->sf, &err) != 0)
+  if (ms_sqlfile_parse_with(s->path, s->file.data, s->file.len, down && m->down_path, &s->sf, &err,
+                            drop_file_behind, s) != 0)
     st = ms_fail(c, MS_EUSAGE, "%s", err.data ? err.data : "bad markers");
   ms_buf_free(&err);
   if (st != MS_OK) return st;
@@ -48,6 +56,26 @@ static ms_status open_section(ms_ctx *c, const ms_migration *m, int down, sectio
 
 static unsigned long abs_line(const section *s, unsigned long rel) {
   return (unsigned long)s->sec->line + rel - 1;
+}
+
+static void drop_behind(void *ud, size_t pos) {
+  section *s = ud;
+  if (pos > s->scanned) ms_file_drop(&s->file, s->sec->off + s->scanned, s->sec->off + pos);
+  s->scanned = pos;
+}
+
+/* Hands back the pages of a piece once it has been used. */
+static void drop_piece(section *s, const ms_stmt *st) {
+  ms_file_drop(&s->file, s->sec->off + st->piece_off, s->sec->off + st->piece_off + st->piece_len);
+}
+
+/* Starts splitting the section; long COPY data hands its pages back as the
+ * splitter passes them. */
+static void split_section(section *s, ms_split *sp) {
+  ms_split_init(sp, s->file.data + s->sec->off, s->sec->len);
+  s->scanned = 0;
+  sp->progress = drop_behind;
+  sp->progress_ud = s;
 }
 
 static ms_status stmt_problem(ms_ctx *c, const section *s, const ms_stmt *st) {
@@ -70,10 +98,10 @@ static ms_status scan_section(ms_ctx *c, section *s) {
   ms_split sp;
   ms_stmt st;
   int rc;
-  ms_split_init(&sp, s->file.data + s->sec->off, s->sec->len);
+  split_section(s, &sp);
   s->stepwise = !s->sec->transaction || c->opts.verbose || c->opts.dry_run;
   while ((rc = ms_split_next(&sp, &st)) == 1) {
-    ms_file_drop(&s->file, s->sec->off + st.piece_off);
+    drop_piece(s, &st);
     if (st.cls == MS_CLASS_EMPTY || st.cls == MS_CLASS_META_SKIP) {
       if (st.cls == MS_CLASS_META_SKIP) s->stepwise = 1;
       continue;
@@ -83,7 +111,6 @@ static ms_status scan_section(ms_ctx *c, section *s) {
     ms_status bad = stmt_problem(c, s, &st);
     if (bad != MS_OK) return bad;
   }
-  ms_file_rewind(&s->file);
   if (rc < 0) {
     char msg[256];
     ms_split_errmsg(&sp, msg, sizeof msg);
@@ -123,9 +150,9 @@ static ms_status send_copy_data(ms_ctx *c, section *s, const ms_stmt *st) {
   while (left > 0) {
     int n = left > (1u << 20) ? (1 << 20) : (int)left;
     if (PQputCopyData(c->conn, s->file.data + off, n) != 1) break;
+    ms_file_drop(&s->file, off, off + (size_t)n);
     off += (size_t)n;
     left -= (size_t)n;
-    ms_file_drop(&s->file, off);
   }
   return PQputCopyEnd(c->conn, left ? "moonshift could not send the COPY data" : NULL) == 1
            ? MS_OK : MS_ECONNECT;
@@ -206,7 +233,7 @@ static ms_status run_pipelined(ms_ctx *c, section *s, const ms_record *rec) {
   ms_stmt st;
   if (PQenterPipelineMode(c->conn) != 1) return ms_fail(c, ms_conn_failure(c), "cannot enter pipeline mode");
   ms_status rc = queue(c, "BEGIN", &q[n++], SIZE_MAX, 0);
-  ms_split_init(&sp, s->file.data + s->sec->off, s->sec->len);
+  split_section(s, &sp);
   while (rc == MS_OK && ms_split_next(&sp, &st) == 1) {
     if (st.cls == MS_CLASS_EMPTY) continue;
     size_t off = s->sec->off + st.off;
@@ -214,7 +241,7 @@ static ms_status run_pipelined(ms_ctx *c, section *s, const ms_record *rec) {
     if (!sql) { rc = ms_fail(c, MS_EFAILED, "out of memory"); break; }
     rc = queue(c, sql, &q[n++], off, abs_line(s, st.line));
     free(sql);
-    ms_file_drop(&s->file, off);
+    drop_piece(s, &st);
     if (rc == MS_OK && n >= PIPE_BATCH) { rc = collect(c, s, q, n); n = 0; }
   }
   if (rc == MS_OK) {
@@ -254,7 +281,7 @@ static ms_status run_dry(ms_ctx *c, section *s, const ms_record *rec) {
   int k = 0, tx = s->sec->transaction;
   ms_status rc = MS_OK;
   if (!tx) printf("  (runs outside a transaction: listed, not rehearsed)\n");
-  ms_split_init(&sp, s->file.data + s->sec->off, s->sec->len);
+  split_section(s, &sp);
   while (rc == MS_OK && ms_split_next(&sp, &st) == 1) {
     if (st.cls == MS_CLASS_EMPTY || st.cls == MS_CLASS_META_SKIP) continue;
     show_stmt(s, &st, ++k);
@@ -275,11 +302,11 @@ static ms_status run_stepwise(ms_ctx *c, section *s, const ms_record *rec) {
   ms_stmt st;
   int done = 0, tx = s->sec->transaction;
   ms_status rc = tx ? ms_conn_exec(c, "BEGIN") : MS_OK;
-  ms_split_init(&sp, s->file.data + s->sec->off, s->sec->len);
+  split_section(s, &sp);
   while (rc == MS_OK && ms_split_next(&sp, &st) == 1) {
     if (st.cls == MS_CLASS_EMPTY || st.cls == MS_CLASS_META_SKIP) continue;
     rc = run_stmt(c, s, &st);
-    ms_file_drop(&s->file, s->sec->off + st.piece_off);
+    drop_piece(s, &st);
     if (rc == MS_OK) done++;
   }
   if (rc == MS_OK) {

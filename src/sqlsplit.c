@@ -349,9 +349,11 @@ static int goose_block(ms_split *s, ms_stmt *out, size_t start, size_t cs,
 
 /* The statement ending at end is COPY ... FROM STDIN: its data are the
  * lines after the rest of this line, up to a line that is exactly \. */
+#define PROGRESS_STEP ((size_t)4 << 20)
 static int copy_data(ms_split *s, ms_stmt *out, size_t end) {
   const char *b = s->buf;
-  size_t n = s->len, q = end, l;
+  size_t n = s->len, q = end, l, reported = end;
+  unsigned long nl_col;
   while (q < n && (b[q] == ' ' || b[q] == '\t' || b[q] == '\r' || b[q] == '\f'))
     q++;
   if (q + 1 < n && b[q] == '-' && b[q + 1] == '-')
@@ -359,6 +361,7 @@ static int copy_data(ms_split *s, ms_stmt *out, size_t end) {
   if (q < n && b[q] != '\n') return fail(s, ERR_COPYLINE, q);
   if (q >= n) return fail(s, ERR_COPY, out->off);
   out->data_off = l = q + 1;
+  where(s, l, &out->data_line, &nl_col);
   while (l < n) {
     const char *nl;
     if (b[l] == '\\' && l + 1 < n && b[l + 1] == '.') {
@@ -374,6 +377,13 @@ static int copy_data(ms_split *s, ms_stmt *out, size_t end) {
     nl = memchr(b + l, '\n', n - l);
     if (!nl) break;
     l = (size_t)(nl - b) + 1;
+    /* count the data's lines here, so they are never scanned again */
+    s->lc_line++;
+    s->lc_pos = s->lc_bol = l;
+    if (s->progress && l - reported >= PROGRESS_STEP) {
+      s->progress(s->progress_ud, l);
+      reported = l;
+    }
   }
   return fail(s, ERR_COPY, out->data_off);
 }

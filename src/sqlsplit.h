@@ -37,6 +37,7 @@ typedef struct ms_stmt {
   size_t len;          /* statement text from off, ';' included if any */
   size_t data_off;     /* COPY inline data (excluding the \. line) */
   size_t data_len;     /* 0 when the piece has no data */
+  unsigned long data_line; /* 1-based line where the COPY data starts */
   unsigned long line;  /* 1-based line of off ('\n' ends a line) */
   unsigned long col;   /* 1-based column of off, counted in bytes */
   int terminated;      /* 1 if the statement ends with its own ';' */
@@ -54,6 +55,10 @@ typedef struct ms_split {
   const char *err;         /* static text of the error, NULL if none */
   unsigned long err_line;  /* 1-based line the error points at */
   size_t err_off;          /* byte offset the error points at */
+  /* optional: called now and then while a long COPY data block is scanned,
+   * with the offset reached, so the caller can drop pages behind it */
+  void (*progress)(void *ud, size_t pos);
+  void *progress_ud;
 } ms_split;
 
 /* Starts splitting buf[0..len). The buffer is not copied and must stay
