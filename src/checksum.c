@@ -2,6 +2,8 @@
  * the tracking table's checksum column and the advisory lock key. */
 #include "checksum.h"
 
+#include <string.h>
+
 #include <openssl/evp.h>
 
 struct ms_sha256 { EVP_MD_CTX *md; };
@@ -31,6 +33,35 @@ void ms_sha256_hex(ms_sha256 *h, char hex[65]) {
     hex[2 * i + 1] = digits[d[i] & 15];
   }
   hex[64] = '\0';
+}
+
+void ms_sha256_add_norm(ms_sha256 *h, ms_norm *st, const char *p, size_t n) {
+  static const char bom[3] = { '\xEF', '\xBB', '\xBF' };
+  size_t i = 0, from;
+  if (!st->decided) {
+    /* a BOM may be split across chunks: hold its bytes until decided */
+    while (st->held < 3 && i < n && p[i] == bom[st->held]) { st->held++; i++; }
+    if (st->held == 3) st->decided = 1;
+    else if (i < n) { ms_sha256_add(h, bom, st->held); st->decided = 1; }
+  }
+  for (from = i; i < n; i++) {
+    if (st->cr) {
+      st->cr = 0;
+      if (p[i] != '\n') ms_sha256_add(h, "\r", 1);
+    }
+    if (p[i] == '\r') {
+      ms_sha256_add(h, p + from, i - from);
+      st->cr = 1;
+      from = i + 1;
+    }
+  }
+  ms_sha256_add(h, p + from, i - from);
+}
+
+void ms_sha256_norm_end(ms_sha256 *h, ms_norm *st) {
+  if (!st->decided && st->held < 3) ms_sha256_add(h, "\xEF\xBB\xBF", st->held);
+  if (st->cr) ms_sha256_add(h, "\r", 1);
+  memset(st, 0, sizeof *st);
 }
 
 void ms_sha256_raw(const void *data, size_t len, unsigned char out[32]) {

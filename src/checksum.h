@@ -12,6 +12,18 @@ ms_sha256 *ms_sha256_new(void);
 void ms_sha256_add(ms_sha256 *h, const void *data, size_t len);
 void ms_sha256_hex(ms_sha256 *h, char hex[65]);
 
+/* The stored checksum's algorithm tag. Its meaning never changes: a new
+ * normalisation would get a new tag. */
+#define MS_CHECKSUM_TAG "sha256-v1:"
+
+/* Feeds one file's bytes, in any number of chunks, normalised: a leading
+ * UTF-8 byte order mark is left out and CRLF counts as LF, so an editor's
+ * line-ending or BOM change does not count as an edit. Zero the state per
+ * file; call ms_sha256_norm_end after the last chunk. */
+typedef struct ms_norm { int held, decided, cr; } ms_norm;
+void ms_sha256_add_norm(ms_sha256 *h, ms_norm *st, const char *p, size_t n);
+void ms_sha256_norm_end(ms_sha256 *h, ms_norm *st);
+
 /* One-shot digest into raw bytes (32). */
 void ms_sha256_raw(const void *data, size_t len, unsigned char out[32]);
 

@@ -24,10 +24,21 @@ static const cmd_help commands[] = {
   { "redo", "moonshift redo", "Rolls back the newest applied migration and applies it again." },
   { "status", "moonshift status",
     "Lists every migration, one line each: version, name, kind, state, applied_at." },
+  { "log", "moonshift log",
+    "Prints the history table: every up, down, failure, accept, baseline, repair and force,\n"
+    "with when, who, from which host, and how long it took." },
+  { "check", "moonshift check",
+    "For application start-up, init containers and CI: exits 0 only when the database is at\n"
+    "the newest version with nothing pending, modified, missing or failed; otherwise prints\n"
+    "one line per problem and exits with the most serious condition's code: 5 pending,\n"
+    "6 modified, 7 missing, 8 failed. Never takes the lock, never changes anything." },
   { "version", "moonshift version", "Prints the database's current version (0 when none is applied)." },
   { "new", "moonshift new NAME [--lua]",
     "Creates the next migration file from a template: the next sequential number when\n"
     "the folder uses them, else a UTC timestamp. --lua writes a Lua migration." },
+  { "accept", "moonshift accept VERSION...",
+    "Records the current checksum of applied migrations whose files were edited on\n"
+    "purpose, so that up stops refusing to run. The old and new checksums are printed." },
   { "repair", "moonshift repair VERSION",
     "Forgets the failed attempt of a migration that failed part way outside a transaction,\n"
     "so that the next up (or down) runs it again. Fix what it left behind first." },
@@ -51,7 +62,10 @@ static const char *global_help =
   "  redo      roll back the newest migration and apply it again\n"
   "  status    list migrations and their state\n"
   "  version   print the database's current version\n"
+  "  check     exit 0 only when the database is at the newest version (for start-up)\n"
+  "  log       print the history of runs\n"
   "  new       create a migration file\n"
+  "  accept    accept the edited file of an applied migration (new checksum)\n"
   "  baseline  record migrations up to a version as applied without running them\n"
   "  repair    forget a migration's failed attempt so it runs again\n"
   "  force     record a migration as applied (or a failed down as rolled back)\n"
@@ -66,6 +80,7 @@ static const char *global_help =
   "  --lock-timeout DUR   give up waiting for the migration lock (e.g. 30s, 5m);\n"
   "                       default: wait\n"
   "  --allow-out-of-order apply pending versions older than the newest applied one\n"
+  "  --allow-modified     up: run although applied migrations' files changed\n"
   "  --dry-run            up/down: print what would run, rehearse transactional\n"
   "                       migrations in a transaction that is rolled back\n"
   "  -v, --verbose        more detail (statement durations)\n"
@@ -73,7 +88,8 @@ static const char *global_help =
   "  --version            print moonshift's version\n"
   "\n"
   "exit codes: 0 success, 1 a migration failed, 2 usage or migrations folder error,\n"
-  "            3 cannot connect (or the connection was lost), 4 lock timeout\n";
+  "            3 cannot connect (or the connection was lost), 4 lock timeout;\n"
+  "            check: 5 pending, 6 modified, 7 missing, 8 failed\n";
 
 int ms_cli_known(const char *command) {
   for (const cmd_help *h = commands; h->name; h++)
@@ -146,6 +162,7 @@ static ms_status set_flag(ms_ctx *c, ms_cli *o, const char *name) {
   else if (strcmp(name, "lua") == 0) o->lua = 1;
   else if (strcmp(name, "allow-out-of-order") == 0) o->opts.allow_out_of_order = 1;
   else if (strcmp(name, "dry-run") == 0) o->opts.dry_run = 1;
+  else if (strcmp(name, "allow-modified") == 0) o->opts.allow_modified = 1;
   else return ms_fail(c, MS_EUSAGE, "unknown option -%s%s (see moonshift --help)",
                       name[1] ? "-" : "", name);
   return MS_OK;
@@ -175,7 +192,7 @@ ms_status ms_cli_parse(ms_ctx *c, int argc, char **argv, ms_cli *o) {
       }
     } else if (!o->command) {
       o->command = a;
-    } else if (o->nargs < 4) {
+    } else if (o->nargs < 64) {
       o->args[o->nargs++] = a;
     } else {
       return ms_fail(c, MS_EUSAGE, "too many arguments (see moonshift %s --help)", o->command);

@@ -6,7 +6,7 @@
 
 typedef struct ms_cli {
   const char *command;     /* NULL when none was given */
-  const char *args[4];     /* positional arguments after the command */
+  const char *args[64];    /* positional arguments after the command */
   int nargs;
   int help, version, lua;
   ms_opts opts;

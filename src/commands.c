@@ -18,6 +18,7 @@
 #include <lua.h>
 
 #include "conn.h"
+#include "drift.h"
 #include "project.h"
 #include "lock.h"
 #include "plan.h"
@@ -51,6 +52,23 @@ static ms_status refuse_failed(ms_ctx *c, const ms_applied *a) {
                  strcmp(r->failed_op, "up") == 0 ? "applied" : "rolled back", r->error ? r->error : "-");
 }
 
+/* up refuses to build on applied migrations whose files changed or went
+ * missing, unless --allow-modified; down and status only report them. */
+static ms_status refuse_drift(ms_ctx *c, ms_applied *a, int refuse) {
+  ms_drift d;
+  ms_status st = ms_drift_check(c, a, &d);
+  if (st == MS_OK && (d.modified || d.missing)) {
+    if (refuse && !c->opts.allow_modified)
+      st = ms_fail(c, MS_EUSAGE, "applied migrations no longer match their files; nothing was run:%s\n"
+                   "restore the files, or record deliberate edits with `moonshift accept VERSION...` "
+                   "(or run anyway with --allow-modified)", d.list.data);
+    else
+      fprintf(stderr, "moonshift: warning: applied migrations no longer match their files:%s\n", d.list.data);
+  }
+  ms_drift_free(&d);
+  return st;
+}
+
 /* --dry-run wraps the whole run in one transaction that is rolled back. */
 static ms_status dry_begin(ms_ctx *c) {
   return c->opts.dry_run ? ms_conn_exec(c, "BEGIN") : MS_OK;
@@ -72,6 +90,9 @@ static ms_status run_plan(ms_ctx *c, const ms_plan *p, int down, size_t *done) {
     if (st != MS_OK) {
       char v[32];
       char *why = strdup(c->err ? c->err : "");
+      if (!c->opts.dry_run && st != MS_ECONNECT)
+        ms_tracker_history(c, p->v[i]->version, p->v[i]->name, down ? "down failed" : "up failed",
+                           -1, why, NULL);
       ms_fmt_version(c, p->v[i]->version, v, sizeof v);
       st = ms_fail(c, st, "%s\nmigration %s %s failed; %zu before it in this run %s", why ? why : "",
                    v, p->v[i]->name, *done, down ? "were rolled back" : "stay applied");
@@ -99,6 +120,7 @@ ms_status ms_cmd_up(ms_ctx *c) {
   if (st == MS_OK) st = ms_project_connect(c);
   if (st == MS_OK) st = ms_tracker_load(c, &a);
   if (st == MS_OK) st = refuse_failed(c, &a);
+  if (st == MS_OK) st = refuse_drift(c, &a, 1);
   if (st == MS_OK) st = ms_plan_up(c, &a, &p);
   /* nothing pending: answer without taking the lock */
   if (st == MS_OK && p.n > 0) {
@@ -110,6 +132,7 @@ ms_status ms_cmd_up(ms_ctx *c) {
     if (st == MS_OK) st = ms_tracker_ensure(c);
     if (st == MS_OK) st = ms_tracker_load(c, &a);
     if (st == MS_OK) st = refuse_failed(c, &a);
+    if (st == MS_OK) st = refuse_drift(c, &a, 1);
     if (st == MS_OK) st = ms_plan_up(c, &a, &p);
     if (st == MS_OK) st = check_plan(c, &p, 0);
     if (st == MS_OK) st = run_plan(c, &p, 0, &done);
@@ -134,8 +157,10 @@ ms_status ms_cmd_down(ms_ctx *c, long steps) {
   if (st == MS_OK) st = ms_project_connect(c);
   if (st == MS_OK) st = ms_lock_acquire(c);
   if (st == MS_OK) st = dry_begin(c);
+  if (st == MS_OK) st = ms_tracker_ensure(c);
   if (st == MS_OK) st = ms_tracker_load(c, &a);
   if (st == MS_OK) st = refuse_failed(c, &a);
+  if (st == MS_OK) st = refuse_drift(c, &a, 0);
   if (st == MS_OK) st = ms_plan_down(c, &a, steps, &p);
   if (st == MS_OK) st = check_plan(c, &p, 1);
   if (st == MS_OK) st = run_plan(c, &p, 1, &done);
@@ -157,6 +182,7 @@ ms_status ms_cmd_redo(ms_ctx *c) {
   ms_status st = ms_project_scan(c);
   if (st == MS_OK) st = ms_project_connect(c);
   if (st == MS_OK) st = ms_lock_acquire(c);
+  if (st == MS_OK) st = ms_tracker_ensure(c);
   if (st == MS_OK) st = ms_tracker_load(c, &a);
   if (st == MS_OK) st = refuse_failed(c, &a);
   if (st == MS_OK) st = ms_plan_down(c, &a, 1, &p);
@@ -173,6 +199,7 @@ ms_status ms_cmd_redo(ms_ctx *c) {
 
 static void row_state(const ms_applied_row *r, char *out, size_t n) {
   if (!r) snprintf(out, n, "pending");
+  else if (r->drift == MS_DRIFT_MODIFIED) snprintf(out, n, "applied, modified");
   else if (!r->failed_op) snprintf(out, n, "applied");
   else if (r->statements_done >= 0)
     snprintf(out, n, "failed %s at %d/%d", r->failed_op, r->statements_done + 1, r->statement_count);
@@ -189,13 +216,16 @@ ms_status ms_cmd_status(ms_ctx *c) {
   ms_status st = ms_project_scan(c);
   if (st == MS_OK) st = ms_project_connect(c);
   if (st == MS_OK) st = ms_tracker_load(c, &a);
-  if (st != MS_OK) return st;
+  ms_drift d = { 0, 0, { 0 } };
+  if (st == MS_OK) st = ms_drift_check(c, &a, &d);
+  ms_drift_free(&d);
+  if (st != MS_OK) { ms_applied_free(&a); return st; }
   const ms_source *s = c->src;
   int nw = 4;
   for (size_t i = 0; i < s->n; i++) if ((int)strlen(s->v[i].name) > nw) nw = (int)strlen(s->v[i].name);
   for (size_t i = 0; i < a.n; i++) if ((int)strlen(a.v[i].name) > nw) nw = (int)strlen(a.v[i].name);
   status_row("version", "name", "kind", "state", "applied_at", nw);
-  size_t i = 0, j = 0, applied = 0, pending = 0, missing = 0, failed = 0;
+  size_t i = 0, j = 0, applied = 0, pending = 0, missing = 0, failed = 0, modified = 0;
   while (i < s->n || j < a.n) {
     const ms_migration *m = i < s->n ? &s->v[i] : NULL;
     const ms_applied_row *r = j < a.n ? &a.v[j] : NULL;
@@ -208,19 +238,23 @@ ms_status ms_cmd_status(ms_ctx *c) {
       status_row(v, m->name, m->kind == MS_KIND_LUA ? "lua" : "sql", state,
                  is_applied ? r->applied_at : "-", nw);
       if (is_applied && r->failed_op) { failed++; j++; }
-      else if (is_applied) { applied++; j++; }
+      else if (is_applied) { applied++; modified += r->drift == MS_DRIFT_MODIFIED; j++; }
       else pending++;
       i++;
     } else {
       snprintf(v, sizeof v, "%" PRId64, r->version);
-      status_row(v, r->name, r->kind, "applied, file missing", r->applied_at, nw);
+      status_row(v, r->name, r->kind, r->failed_op ? "failed, file missing" : "applied, file missing",
+                 r->applied_at, nw);
       applied++;
       missing++;
       j++;
     }
   }
+  char extra[96] = "";
+  if (modified) snprintf(extra, sizeof extra, ", %zu modified", modified);
+  if (missing) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ", %zu missing", missing);
   ms_out("%zu applied, %zu pending%s%s (tracking table %s.%s, advisory lock key %" PRId64 ")",
-         applied, pending, failed ? ", 1 failed" : "", missing ? ", some applied files missing" : "",
+         applied, pending, failed ? ", 1 failed" : "", extra,
          c->table_schema, c->table_name, c->lock_key);
   const ms_applied_row *f = ms_applied_failed(&a);
   if (f) {

@@ -16,5 +16,9 @@ ms_status ms_cmd_new(ms_ctx *c, const char *name, int lua) MS_MUST_CHECK;
 ms_status ms_cmd_repair(ms_ctx *c, const char *version) MS_MUST_CHECK;
 ms_status ms_cmd_force(ms_ctx *c, const char *version) MS_MUST_CHECK;
 ms_status ms_cmd_baseline(ms_ctx *c, const char *version) MS_MUST_CHECK;
+/* check.c */
+ms_status ms_cmd_log(ms_ctx *c) MS_MUST_CHECK;
+ms_status ms_cmd_check(ms_ctx *c) MS_MUST_CHECK;
+ms_status ms_cmd_accept(ms_ctx *c, const char *const *versions, int n) MS_MUST_CHECK;
 
 #endif

@@ -45,7 +45,9 @@ void ms_ctx_release(ms_ctx *c) {
   free(c->table_schema);
   free(c->table_name);
   free(c->table_sql);
-  c->err = c->table_schema = c->table_name = c->table_sql = NULL;
+  free(c->history_name);
+  free(c->history_sql);
+  c->err = c->table_schema = c->table_name = c->table_sql = c->history_name = c->history_sql = NULL;
 }
 
 void ms_out(const char *fmt, ...) {

@@ -1,14 +1,21 @@
 /* ldb.c: the `db` userdata of Lua migrations. exec and query send SQL with
  * $1..$n parameters separately from the text (never interpolated) and
  * convert results (integers, floats, booleans, NULL as nil; other types as
- * text). SQL errors are raised as tables carrying SQLSTATE, message, detail,
- * hint and the Lua location. Every PGresult is held by a userdata so a Lua
- * error can never leak it. */
+ * text); quote_ident/quote_literal use libpq's escaping. SQL errors are raised
+ * as tables carrying SQLSTATE, message, detail, hint and the Lua location.
+ * Every PGresult and libpq string is held by a userdata so a Lua error can
+ * never leak it. Also registers `moonshift.sys` (isatty, now, sleep), the few
+ * db-independent system calls the migration environment needs. The sugar
+ * (converters, cursors, savepoints, catalog) is lua/moonshift/db.lua. */
 #include "ldb.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -19,9 +26,11 @@
 #define DB_MT "moonshift.db"
 #define RESULT_MT "moonshift.result"
 #define SQLERROR_MT "moonshift.sqlerror"
+#define PQMEM_MT "moonshift.pqmem"
 
 typedef struct ldb { ms_ctx *c; } ldb;
 typedef struct lresult { PGresult *r; } lresult;
+typedef struct lpqmem { char *p; } lpqmem;     /* a string libpq allocated */
 
 static PGconn *check_conn(lua_State *L) {
   ldb *d = luaL_checkudata(L, 1, DB_MT);
@@ -33,6 +42,13 @@ static int l_result_gc(lua_State *L) {
   lresult *r = luaL_checkudata(L, 1, RESULT_MT);
   PQclear(r->r);
   r->r = NULL;
+  return 0;
+}
+
+static int l_pqmem_gc(lua_State *L) {
+  lpqmem *m = luaL_checkudata(L, 1, PQMEM_MT);
+  if (m->p) PQfreemem(m->p);
+  m->p = NULL;
   return 0;
 }
 
@@ -97,6 +113,19 @@ static int l_sqlerror_tostring(lua_State *L) {
   return 1;
 }
 
+/* Pushes the shortest text that reads back as exactly d ("Infinity", "-Infinity"
+ * and "NaN" spelled as PostgreSQL spells them). */
+static void push_float(lua_State *L, double d) {
+  if (isnan(d)) { lua_pushliteral(L, "NaN"); return; }
+  if (isinf(d)) { lua_pushstring(L, d > 0 ? "Infinity" : "-Infinity"); return; }
+  char num[64];
+  for (int prec = 15; prec <= 17; prec++) {
+    snprintf(num, sizeof num, "%.*g", prec, d);
+    if (strtod(num, NULL) == d) break;
+  }
+  lua_pushstring(L, num);
+}
+
 /* Converts arguments first..top into text parameters; returns the count
  * and leaves the array (a userdata) and the strings on the stack. */
 static int push_params(lua_State *L, int first, const char ***out) {
@@ -110,11 +139,7 @@ static int push_params(lua_State *L, int first, const char ***out) {
     case LUA_TBOOLEAN: vals[i] = lua_toboolean(L, idx) ? "t" : "f"; continue;
     case LUA_TNUMBER:
       if (lua_isinteger(L, idx)) lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, idx));
-      else {
-        char num[64];
-        snprintf(num, sizeof num, "%.17g", (double)lua_tonumber(L, idx));
-        lua_pushstring(L, num);
-      }
+      else push_float(L, (double)lua_tonumber(L, idx));
       break;
     case LUA_TSTRING: lua_pushvalue(L, idx); break;
     default:
@@ -159,13 +184,25 @@ static void push_value(lua_State *L, const PGresult *r, int row, int col) {
   }
 }
 
+/* The result is cleared as soon as it is converted, rather than at the next
+ * collection: a loop of FETCHes must not pile up results Lua cannot see. */
+static void release(lresult *h) {
+  PQclear(h->r);
+  h->r = NULL;
+}
+
+/* db:exec(sql, ...) -> number of rows affected (0 for other commands). */
 static int l_db_exec(lua_State *L) {
   lresult *h = run(L);
   const char *n = PQcmdTuples(h->r);
-  lua_pushinteger(L, *n ? (lua_Integer)strtoll(n, NULL, 10) : 0);
+  lua_Integer count = *n ? (lua_Integer)strtoll(n, NULL, 10) : 0;
+  release(h);
+  lua_pushinteger(L, count);
   return 1;
 }
 
+/* db:query(sql, ...) -> rows (array of tables keyed by column name, NULL
+ * absent), fields (array of the column names in order). */
 static int l_db_query(lua_State *L) {
   lresult *h = run(L);
   int rows = PQntuples(h->r), cols = PQnfields(h->r);
@@ -179,7 +216,72 @@ static int l_db_query(lua_State *L) {
     }
     lua_rawseti(L, -2, i + 1);
   }
+  lua_createtable(L, cols, 0);
+  for (int j = 0; j < cols; j++) {
+    lua_pushstring(L, PQfname(h->r, j));
+    lua_rawseti(L, -2, j + 1);
+  }
+  release(h);
+  return 2;
+}
+
+/* Quotes the string argument 2 with PQescapeIdentifier (ident) or
+ * PQescapeLiteral; the libpq string is owned by a holder until copied. */
+static int quote(lua_State *L, int ident) {
+  PGconn *conn = check_conn(L);
+  if (!ident && lua_isnoneornil(L, 2)) {
+    lua_pushliteral(L, "NULL");
+    return 1;
+  }
+  size_t len;
+  const char *s = luaL_checklstring(L, 2, &len);
+  if (memchr(s, '\0', len)) return luaL_argerror(L, 2, "contains a zero byte");
+  lpqmem *m = lua_newuserdatauv(L, sizeof *m, 0);
+  m->p = NULL;
+  luaL_setmetatable(L, PQMEM_MT);
+  m->p = ident ? PQescapeIdentifier(conn, s, len) : PQescapeLiteral(conn, s, len);
+  if (!m->p) {
+    /* invalid encoding: libpq's message ends with a newline */
+    const char *msg = PQerrorMessage(conn);
+    size_t n = strlen(msg);
+    while (n > 0 && msg[n - 1] == '\n') n--;
+    lua_pushlstring(L, msg, n);
+    return luaL_argerror(L, 2, lua_tostring(L, -1));
+  }
+  lua_pushstring(L, m->p);
+  PQfreemem(m->p);
+  m->p = NULL;
   return 1;
+}
+
+/* db:quote_ident(s) -> s as an SQL identifier ("..." when needed). */
+static int l_db_quote_ident(lua_State *L) { return quote(L, 1); }
+
+/* db:quote_literal(s) -> s as an SQL string literal; nil -> NULL. */
+static int l_db_quote_literal(lua_State *L) { return quote(L, 0); }
+
+/* db:transaction_status() -> "idle" | "intrans" | "inerror" | "active" | "unknown" */
+static int l_db_transaction_status(lua_State *L) {
+  static const char *const names[] = { "idle", "active", "intrans", "inerror", "unknown" };
+  PGTransactionStatusType t = PQtransactionStatus(check_conn(L));
+  lua_pushstring(L, (unsigned)t < sizeof names / sizeof *names ? names[t] : "unknown");
+  return 1;
+}
+
+/* Sleeps for the number of seconds at idx (fractions allowed), resuming
+ * after signals that did not end the program. */
+static int sleep_arg(lua_State *L, int idx) {
+  lua_Number s = luaL_checknumber(L, idx);
+  luaL_argcheck(L, s >= 0 && s < 1e9, idx, "seconds out of range");
+  struct timespec ts = { (time_t)s, (long)((s - floor(s)) * 1e9) };
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+  return 0;
+}
+
+/* db:sleep(seconds) */
+static int l_db_sleep(lua_State *L) {
+  luaL_checkudata(L, 1, DB_MT);
+  return sleep_arg(L, 2);
 }
 
 static int l_db_tostring(lua_State *L) {
@@ -191,6 +293,10 @@ static int l_db_tostring(lua_State *L) {
 static const luaL_Reg db_methods[] = {
   { "exec", l_db_exec },
   { "query", l_db_query },
+  { "quote_ident", l_db_quote_ident },
+  { "quote_literal", l_db_quote_literal },
+  { "transaction_status", l_db_transaction_status },
+  { "sleep", l_db_sleep },
   { NULL, NULL }
 };
 
@@ -199,31 +305,73 @@ static const luaL_Reg db_meta[] = {
   { NULL, NULL }
 };
 
+/* moonshift.sys.isatty(fd) -> true when fd (default 2) is a terminal */
+static int l_sys_isatty(lua_State *L) {
+  lua_pushboolean(L, isatty((int)luaL_optinteger(L, 1, 2)) == 1);
+  return 1;
+}
+
+/* moonshift.sys.now() -> monotonic seconds (with fractions) */
+static int l_sys_now(lua_State *L) {
+  lua_pushnumber(L, ms_now_ms() / 1000.0);
+  return 1;
+}
+
+/* moonshift.sys.sleep(seconds) */
+static int l_sys_sleep(lua_State *L) {
+  return sleep_arg(L, 1);
+}
+
+static const luaL_Reg sys_funcs[] = {
+  { "isatty", l_sys_isatty },
+  { "now", l_sys_now },
+  { "sleep", l_sys_sleep },
+  { NULL, NULL }
+};
+
+static int l_sys_open(lua_State *L) {
+  luaL_newlib(L, sys_funcs);
+  return 1;
+}
+
+static const luaL_Reg holder_meta[] = {
+  { "__gc", l_pqmem_gc },
+  { "__close", l_pqmem_gc },
+  { NULL, NULL }
+};
+
+static const luaL_Reg result_meta[] = {
+  { "__gc", l_result_gc },
+  { "__close", l_result_gc },
+  { NULL, NULL }
+};
+
 void ms_ldb_open(lua_State *L) {
   luaL_newmetatable(L, RESULT_MT);
-  lua_pushcfunction(L, l_result_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, l_result_gc);
-  lua_setfield(L, -2, "__close");
+  luaL_setfuncs(L, result_meta, 0);
+  lua_pop(L, 1);
+  luaL_newmetatable(L, PQMEM_MT);
+  luaL_setfuncs(L, holder_meta, 0);
   lua_pop(L, 1);
   luaL_newmetatable(L, SQLERROR_MT);
   lua_pushcfunction(L, l_sqlerror_tostring);
   lua_setfield(L, -2, "__tostring");
   lua_pop(L, 1);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, l_sys_open);
+  lua_setfield(L, -2, "moonshift.sys");
+  lua_pop(L, 1);
   luaL_newmetatable(L, DB_MT);
   luaL_setfuncs(L, db_meta, 0);
-  luaL_newlib(L, db_methods);
-  /* Lua-side helpers (query_one, table_exists, ...) join the C methods */
+  /* __index = require("moonshift.db").methods(C methods): the Lua side wraps
+   * and extends them (converters, cursors, savepoints, catalog helpers) */
   lua_getglobal(L, "require");
   lua_pushliteral(L, "moonshift.db");
   lua_call(L, 1, 1);
-  lua_pushnil(L);
-  while (lua_next(L, -2)) {
-    lua_pushvalue(L, -2);
-    lua_insert(L, -2);
-    lua_settable(L, -5);
-  }
-  lua_pop(L, 1);
+  lua_getfield(L, -1, "methods");
+  lua_remove(L, -2);
+  luaL_newlib(L, db_methods);
+  lua_call(L, 1, 1);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
 }

@@ -1,11 +1,13 @@
-/* ldb.h: the `db` object handed to Lua migrations (exec, query, and the
- * helpers of lua/moonshift/db.lua). */
+/* ldb.h: the `db` object handed to Lua migrations (exec, query, quoting and
+ * the helpers of lua/moonshift/db.lua and catalog.lua), and the small
+ * `moonshift.sys` module (isatty, now, sleep) of the migration environment. */
 #ifndef MS_LDB_H
 #define MS_LDB_H
 
 #include "ms.h"
 
-/* Creates the db metatable (C methods merged with require "moonshift.db").
+/* Creates the db metatable (its methods: require("moonshift.db").methods
+ * applied to the C methods) and registers moonshift.sys in package.preload.
  * Stack: [-0, +0]; may raise. */
 void ms_ldb_open(struct lua_State *L);
 

@@ -50,11 +50,14 @@ static ms_status dispatch(ms_ctx *c, const ms_cli *cli) {
   }
   if (strcmp(cmd, "redo") == 0) return ms_cmd_redo(c);
   if (strcmp(cmd, "status") == 0) return ms_cmd_status(c);
+  if (strcmp(cmd, "log") == 0) return ms_cmd_log(c);
+  if (strcmp(cmd, "check") == 0) return ms_cmd_check(c);
   if (strcmp(cmd, "version") == 0) return ms_cmd_version(c);
   const char *arg = cli->nargs > 0 ? cli->args[0] : NULL;
   if (strcmp(cmd, "repair") == 0) return ms_cmd_repair(c, arg);
   if (strcmp(cmd, "force") == 0) return ms_cmd_force(c, arg);
   if (strcmp(cmd, "baseline") == 0) return ms_cmd_baseline(c, arg);
+  if (strcmp(cmd, "accept") == 0) return ms_cmd_accept(c, cli->args, cli->nargs);
   if (strcmp(cmd, "new") == 0)
     return ms_cmd_new(c, cli->nargs > 0 ? cli->args[0] : NULL, cli->lua);
   return ms_fail(c, MS_EUSAGE, "unknown command '%s'", cmd);

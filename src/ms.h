@@ -25,7 +25,12 @@ typedef enum ms_status {
   MS_EFAILED = 1,   /* a migration (or hook, or command) failed */
   MS_EUSAGE = 2,    /* bad command line, or a migration folder/file error */
   MS_ECONNECT = 3,  /* cannot connect, or the connection was lost */
-  MS_ELOCK = 4      /* the lock could not be taken within --lock-timeout */
+  MS_ELOCK = 4,     /* the lock could not be taken within --lock-timeout */
+  /* moonshift check: the most serious condition found */
+  MS_ECHECK_PENDING = 5,   /* migrations are pending */
+  MS_ECHECK_MODIFIED = 6,  /* an applied migration's file changed */
+  MS_ECHECK_MISSING = 7,   /* an applied migration's file is gone */
+  MS_ECHECK_FAILED = 8     /* a migration failed part way and awaits repair/force */
 } ms_status;
 
 typedef struct ms_opts {
@@ -38,6 +43,7 @@ typedef struct ms_opts {
   double lock_timeout;      /* seconds; < 0 waits forever */
   int allow_out_of_order;   /* --allow-out-of-order */
   int dry_run;              /* --dry-run: rehearse in a transaction, roll back */
+  int allow_modified;       /* --allow-modified: run although applied files changed */
 } ms_opts;
 
 struct ms_source;
@@ -52,6 +58,9 @@ typedef struct ms_ctx {
   char *table_schema;       /* tracking table schema, resolved once */
   char *table_name;         /* tracking table name */
   char *table_sql;          /* quoted "schema"."name" for SQL text */
+  char *history_name;       /* the history table beside it */
+  char *history_sql;        /* quoted, qualified */
+  char host[256];           /* this machine's name, for the history */
   int64_t lock_key;
   int locked;
   struct ms_source *src;    /* the discovered migrations */

@@ -6,6 +6,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libpq-fe.h>
@@ -40,15 +41,23 @@ static ms_status exec_fmt(ms_ctx *c, const char *fmt, int64_t version) {
                      "error = NULL, applied_at = clock_timestamp() WHERE version = %" PRId64
 #define FORGET "DELETE FROM %s WHERE version = %" PRId64
 
-/* Records m as applied without running it. */
-static ms_status record_applied(ms_ctx *c, const ms_migration *m) {
-  char sum[65];
-  ms_status st = ms_runner_checksum(c, m, sum);
+/* Records m as applied without running it (with a history row saying how). */
+static ms_status record_applied(ms_ctx *c, ms_migration *m, const char *action) {
+  const char *sum = NULL;
+  ms_status st = ms_runner_sum(c, m, &sum);
   if (st != MS_OK) return st;
-  ms_record rec = { 0, m->version, m->name, m->kind == MS_KIND_LUA ? "lua" : "sql", sum, ms_now_ms() };
+  const char *params[5] = { NULL, m->name, m->kind == MS_KIND_LUA ? "lua" : "sql", sum, c->host };
+  char v[24];
+  snprintf(v, sizeof v, "%" PRId64, m->version);
+  params[0] = v;
   ms_buf q = {0};
-  ms_tracker_record_sql(c, &q, &rec, 0);
-  st = ms_conn_exec(c, q.data);
+  ms_buf_printf(&q, "WITH rec AS (INSERT INTO %s (version, name, kind, checksum, duration_ms) "
+                "VALUES ($1, $2, $3, $4, 0) RETURNING version, name) INSERT INTO %s "
+                "(host, version, name, action, detail) SELECT $5, version, name, '%s', "
+                "'recorded as applied without running' FROM rec", c->table_sql, c->history_sql, action);
+  PGresult *r = NULL;
+  st = ms_conn_query(c, q.data, 5, params, &r);
+  PQclear(r);
   ms_buf_free(&q);
   return st;
 }
@@ -66,9 +75,11 @@ ms_status ms_cmd_repair(ms_ctx *c, const char *arg) {
   if (st == MS_OK) {
     int up = strcmp(r->failed_op, "up") == 0;
     st = exec_fmt(c, up ? FORGET : CLEAR_FAILED, v);
-    if (st == MS_OK)
+    if (st == MS_OK) {
+      ms_tracker_history(c, v, r->name, "repair", -1, NULL, up ? "failed up forgotten" : "failed down forgotten");
       ms_out("repaired %s %s: the failed %s is forgotten; the next %s runs it again", vs, r->name,
              r->failed_op, up ? "up" : "down");
+    }
   }
   ms_applied_free(&a);
   return st;
@@ -82,17 +93,23 @@ ms_status ms_cmd_force(ms_ctx *c, const char *arg) {
   if (st == MS_OK) st = open_locked(c, &a);
   if (st != MS_OK) { ms_applied_free(&a); return st; }
   const ms_applied_row *r = ms_applied_find(&a, v);
-  const ms_migration *m = ms_source_find(c->src, v);
+  ms_migration *m = ms_source_find(c->src, v);
   ms_fmt_version(c, v, vs, sizeof vs);
   if (r && r->failed_op) {
     int up = strcmp(r->failed_op, "up") == 0;
     st = exec_fmt(c, up ? CLEAR_FAILED : FORGET, v);
-    if (st == MS_OK) ms_out("forced %s %s: recorded as %s", vs, r->name, up ? "applied" : "rolled back");
+    if (st == MS_OK) {
+      ms_tracker_history(c, v, r->name, "force", -1, NULL, up ? "failed up recorded as applied"
+                                                               : "failed down recorded as rolled back");
+      ms_out("forced %s %s: recorded as %s", vs, r->name, up ? "applied" : "rolled back");
+    }
   } else if (r) {
     st = ms_fail(c, MS_EUSAGE, "force %s: version %s is already applied; nothing changed", vs, vs);
   } else if (m) {
-    st = record_applied(c, m);
-    if (st == MS_OK) ms_out("forced %s %s: recorded as applied without running it", vs, m->name);
+    st = record_applied(c, m, "force");
+    if (st == MS_OK) {
+      ms_out("forced %s %s: recorded as applied without running it", vs, m->name);
+    }
   } else {
     st = ms_fail(c, MS_EUSAGE, "force %s: no migration file has version %s; nothing changed", vs, vs);
   }
@@ -108,9 +125,9 @@ ms_status ms_cmd_baseline(ms_ctx *c, const char *arg) {
   if (st == MS_OK) st = open_locked(c, &a);
   if (st == MS_OK) st = ms_conn_exec(c, "BEGIN");
   for (size_t i = 0; st == MS_OK && i < c->src->n && c->src->v[i].version <= v; i++) {
-    const ms_migration *m = &c->src->v[i];
+    ms_migration *m = &c->src->v[i];
     if (ms_applied_find(&a, m->version)) continue;
-    st = record_applied(c, m);
+    st = record_applied(c, m, "baseline");
     if (st == MS_OK) {
       char vs[32];
       ms_fmt_version(c, m->version, vs, sizeof vs);
@@ -121,6 +138,48 @@ ms_status ms_cmd_baseline(ms_ctx *c, const char *arg) {
   if (st == MS_OK) st = ms_conn_exec(c, "COMMIT");
   else ms_conn_recover(c);
   if (st == MS_OK) ms_out("%zu migration%s recorded as applied without running", n, n == 1 ? "" : "s");
+  ms_applied_free(&a);
+  return st;
+}
+
+ms_status ms_cmd_accept(ms_ctx *c, const char *const *args, int nargs) {
+  ms_applied a = {0};
+  ms_status st = nargs > 0 ? MS_OK : ms_fail(c, MS_EUSAGE, "usage: moonshift accept VERSION...");
+  int64_t *vs = calloc(nargs > 0 ? (size_t)nargs : 1, sizeof *vs);
+  if (!vs) return ms_fail(c, MS_EFAILED, "out of memory");
+  for (int i = 0; st == MS_OK && i < nargs; i++) st = ms_parse_version_arg(c, args[i], "accept", &vs[i]);
+  if (st == MS_OK) st = open_locked(c, &a);
+  /* check every version first: all or nothing */
+  for (int i = 0; st == MS_OK && i < nargs; i++) {
+    const ms_applied_row *r = ms_applied_find(&a, vs[i]);
+    ms_migration *m = ms_source_find(c->src, vs[i]);
+    if (!r || r->failed_op) st = ms_fail(c, MS_EUSAGE, "accept %s: version %s is not applied; nothing changed", args[i], args[i]);
+    else if (!m) st = ms_fail(c, MS_EUSAGE, "accept %s: version %s has no file in %s; nothing changed", args[i], args[i], c->src->dir);
+  }
+  for (int i = 0; st == MS_OK && i < nargs; i++) {
+    const ms_applied_row *r = ms_applied_find(&a, vs[i]);
+    ms_migration *m = ms_source_find(c->src, vs[i]);
+    const char *sum = NULL;
+    char v[24], vt[32];
+    st = ms_runner_sum(c, m, &sum);
+    if (st != MS_OK) break;
+    ms_fmt_version(c, vs[i], vt, sizeof vt);
+    if (strcmp(sum, r->checksum) == 0) { ms_out("accepted %s %s: unchanged", vt, m->name); continue; }
+    snprintf(v, sizeof v, "%" PRId64, vs[i]);
+    ms_buf q = {0}, detail = {0};
+    ms_buf_printf(&detail, "checksum %s -> %s", r->checksum, sum);
+    ms_buf_printf(&q, "WITH rec AS (UPDATE %s SET checksum = $2 WHERE version = $1 RETURNING version, name) "
+                  "INSERT INTO %s (host, version, name, action, detail) SELECT $3, version, name, "
+                  "'accept', $4 FROM rec", c->table_sql, c->history_sql);
+    const char *params[4] = { v, sum, c->host, detail.data };
+    PGresult *res = NULL;
+    st = ms_conn_query(c, q.data, 4, params, &res);
+    PQclear(res);
+    if (st == MS_OK) ms_out("accepted %s %s: %s", vt, m->name, detail.data);
+    ms_buf_free(&q);
+    ms_buf_free(&detail);
+  }
+  free(vs);
   ms_applied_free(&a);
   return st;
 }

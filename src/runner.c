@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "checksum.h"
@@ -17,30 +18,45 @@ ms_status ms_runner_check(ms_ctx *c, ms_migration *m, int down) {
   return m->kind == MS_KIND_LUA ? ms_luarun_check(c, m, down) : ms_sqlrun_check(c, m, down);
 }
 
-ms_status ms_runner_checksum(ms_ctx *c, const ms_migration *m, char hex[65]) {
+ms_status ms_runner_checksum(ms_ctx *c, const ms_migration *m, char out[MS_CHECKSUM_LEN]) {
   const char *paths[2] = { m->path, m->down_path };
+  char hex[65];
   ms_sha256 *h = ms_sha256_new();
   if (!h) return ms_fail(c, MS_EFAILED, "out of memory");
   for (int i = 0; i < 2 && paths[i]; i++) {
     ms_file f;
+    ms_norm norm = { 0, 0, 0 };
     ms_status st = ms_file_open(c, paths[i], &f);
     if (st != MS_OK) { ms_sha256_hex(h, hex); return st; }
     for (size_t off = 0; off < f.len; off += 1u << 20) {
       size_t n = f.len - off < (1u << 20) ? f.len - off : 1u << 20;
-      ms_sha256_add(h, f.data + off, n);
+      ms_sha256_add_norm(h, &norm, f.data + off, n);
       ms_file_drop(&f, off, off + n);
     }
+    ms_sha256_norm_end(h, &norm);
     ms_file_close(&f);
   }
   ms_sha256_hex(h, hex);
+  snprintf(out, MS_CHECKSUM_LEN, "%s%s", MS_CHECKSUM_TAG, hex);
   return MS_OK;
 }
 
-ms_status ms_runner_run(ms_ctx *c, ms_migration *m, int down) {
-  char sum[65] = "";
-  ms_record rec = { down, m->version, m->name, m->kind == MS_KIND_LUA ? "lua" : "sql", sum, ms_now_ms() };
-  ms_status st = down ? MS_OK : ms_runner_checksum(c, m, sum);
+ms_status ms_runner_sum(ms_ctx *c, ms_migration *m, const char **out) {
+  char sum[MS_CHECKSUM_LEN];
+  *out = m->checksum;
+  if (m->checksum) return MS_OK;
+  ms_status st = ms_runner_checksum(c, m, sum);
   if (st != MS_OK) return st;
+  m->checksum = strdup(sum);
+  *out = m->checksum;
+  return m->checksum ? MS_OK : ms_fail(c, MS_EFAILED, "out of memory");
+}
+
+ms_status ms_runner_run(ms_ctx *c, ms_migration *m, int down) {
+  const char *sum = "";
+  ms_status st = down ? MS_OK : ms_runner_sum(c, m, &sum);
+  if (st != MS_OK) return st;
+  ms_record rec = { down, m->version, m->name, m->kind == MS_KIND_LUA ? "lua" : "sql", sum, ms_now_ms() };
   if (c->opts.dry_run)
     ms_out("-- would %s %0*" PRId64 " %s (%s)", down ? "roll back" : "apply", m->vwidth, m->version,
            m->name, rec.kind);

@@ -15,7 +15,14 @@ ms_status ms_runner_check(ms_ctx *c, ms_migration *m, int down) MS_MUST_CHECK;
  * c->err holds the report and nothing of m is recorded. */
 ms_status ms_runner_run(ms_ctx *c, ms_migration *m, int down) MS_MUST_CHECK;
 
-/* Computes the checksum of m's file(s) into hex. */
-ms_status ms_runner_checksum(ms_ctx *c, const ms_migration *m, char hex[65]) MS_MUST_CHECK;
+#define MS_CHECKSUM_LEN 80
+
+/* Computes the checksum of m's file(s): "sha256-v1:" and the hex SHA-256 of
+ * the normalised bytes (see checksum.h), the up file's then the down
+ * file's for a pair. */
+ms_status ms_runner_checksum(ms_ctx *c, const ms_migration *m, char out[MS_CHECKSUM_LEN]) MS_MUST_CHECK;
+
+/* m's checksum, computed on first use and kept in m->checksum. */
+ms_status ms_runner_sum(ms_ctx *c, ms_migration *m, const char **out) MS_MUST_CHECK;
 
 #endif

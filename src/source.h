@@ -15,6 +15,7 @@ typedef struct ms_migration {
   ms_kind kind;
   int lua_ref;         /* registry ref of a loaded Lua migration's table, or LUA_NOREF */
   int pair;            /* during the scan: 1 for an .up.sql file, 2 for a .down.sql */
+  char *checksum;      /* computed once, on first use (runner.c), else NULL */
 } ms_migration;
 
 typedef struct ms_source {

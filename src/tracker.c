@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -42,13 +43,26 @@ ms_status ms_tracker_resolve(ms_ctx *c) {
   }
   if (!c->table_schema || !c->table_name || !*c->table_schema || !*c->table_name)
     return ms_fail(c, MS_EUSAGE, "bad tracking table name '%s': expected [schema.]name", spec);
+  /* the history table: moonshift_history beside the default tracking
+   * table, else <name>_history */
+  ms_buf h = {0};
+  if (strcmp(c->table_name, "moonshift_migrations") == 0) ms_buf_puts(&h, "moonshift_history");
+  else ms_buf_printf(&h, "%s_history", c->table_name);
+  c->history_name = h.data;
   char *qs = quote_ident(c, c->table_schema), *qn = quote_ident(c, c->table_name);
-  ms_buf b = {0};
-  if (qs && qn) ms_buf_printf(&b, "%s.%s", qs, qn);
+  char *qh = c->history_name ? quote_ident(c, c->history_name) : NULL;
+  ms_buf b = {0}, hb = {0};
+  if (qs && qn && qh) {
+    ms_buf_printf(&b, "%s.%s", qs, qn);
+    ms_buf_printf(&hb, "%s.%s", qs, qh);
+  }
   free(qs);
   free(qn);
+  free(qh);
   c->table_sql = b.data;
-  if (!c->table_sql) return ms_fail(c, MS_EFAILED, "out of memory");
+  c->history_sql = hb.data;
+  if (!c->table_sql || !c->history_sql) return ms_fail(c, MS_EFAILED, "out of memory");
+  if (gethostname(c->host, sizeof c->host - 1) != 0) strcpy(c->host, "unknown");
   c->lock_key = ms_lock_key(c->table_schema, c->table_name);
   return MS_OK;
 }
@@ -118,41 +132,59 @@ ms_status ms_tracker_load(ms_ctx *c, ms_applied *out) {
 }
 
 ms_status ms_tracker_ensure(ms_ctx *c) {
-  const char *params[2] = { c->table_schema, c->table_name };
+  const char *params[3] = { c->table_schema, c->table_name, c->history_name };
   PGresult *r = NULL;
   ms_status st = ms_conn_query(c,
     "SELECT (SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname = $1), "
     "(SELECT count(*) FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n "
-    " ON n.oid = k.relnamespace WHERE n.nspname = $1 AND k.relname = $2)", 2, params, &r);
+    " ON n.oid = k.relnamespace WHERE n.nspname = $1 AND k.relname = $2), "
+    "(SELECT count(*) FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n "
+    " ON n.oid = k.relnamespace WHERE n.nspname = $1 AND k.relname = $3)", 3, params, &r);
   if (st != MS_OK) return st;
   int has_schema = atoi(PQgetvalue(r, 0, 0)) > 0, has_table = atoi(PQgetvalue(r, 0, 1)) > 0;
+  int has_history = atoi(PQgetvalue(r, 0, 2)) > 0;
   PQclear(r);
-  if (has_table) return MS_OK;
+  if (has_table && has_history) return MS_OK;
   ms_buf q = {0};
   if (!has_schema) {
     char *qs = quote_ident(c, c->table_schema);
     ms_buf_printf(&q, "CREATE SCHEMA IF NOT EXISTS %s;\n", qs ? qs : "");
     free(qs);
   }
-  ms_buf_printf(&q,
-    "CREATE TABLE %s (\n"
-    "  version bigint PRIMARY KEY,\n"
-    "  name text NOT NULL,\n"
-    "  kind text NOT NULL CHECK (kind IN ('sql', 'lua')),\n"
-    "  checksum text NOT NULL,\n"
-    "  applied_at timestamptz NOT NULL DEFAULT clock_timestamp(),\n"
-    "  duration_ms integer NOT NULL,\n"
-    "  applied_by text NOT NULL DEFAULT current_user,\n"
-    "  failed_op text CHECK (failed_op IN ('up', 'down')),\n"
-    "  statements_done integer,\n"
-    "  statement_count integer,\n"
-    "  error text\n)", c->table_sql);
+  if (!has_table)
+    ms_buf_printf(&q,
+      "CREATE TABLE %s (\n"
+      "  version bigint PRIMARY KEY,\n"
+      "  name text NOT NULL,\n"
+      "  kind text NOT NULL CHECK (kind IN ('sql', 'lua')),\n"
+      "  checksum text NOT NULL,\n"
+      "  applied_at timestamptz NOT NULL DEFAULT clock_timestamp(),\n"
+      "  duration_ms integer NOT NULL,\n"
+      "  applied_by text NOT NULL DEFAULT current_user,\n"
+      "  failed_op text CHECK (failed_op IN ('up', 'down')),\n"
+      "  statements_done integer,\n"
+      "  statement_count integer,\n"
+      "  statement_hashes text[],\n"
+      "  error text\n);\n", c->table_sql);
+  if (!has_history)
+    ms_buf_printf(&q,
+      "CREATE TABLE %s (\n"
+      "  id bigserial PRIMARY KEY,\n"
+      "  at timestamptz NOT NULL DEFAULT clock_timestamp(),\n"
+      "  who text NOT NULL DEFAULT current_user,\n"
+      "  host text,\n"
+      "  version bigint,\n"
+      "  name text,\n"
+      "  action text NOT NULL,\n"
+      "  duration_ms integer,\n"
+      "  error text,\n"
+      "  detail text\n)", c->history_sql);
   st = ms_conn_exec(c, q.data);
   ms_buf_free(&q);
   if (st != MS_OK) {
     char *why = c->err ? strdup(c->err) : NULL;
-    st = ms_fail(c, st, "cannot create the tracking table %s.%s: %s", c->table_schema,
-                 c->table_name, why ? why : "unknown error");
+    st = ms_fail(c, st, "cannot create the tracking tables in schema %s: %s", c->table_schema,
+                 why ? why : "unknown error");
     free(why);
   }
   return st;
@@ -196,23 +228,59 @@ ms_status ms_tracker_mark_failed(ms_ctx *c, int64_t version, const char *name, c
   return st;
 }
 
+/* Appends the INSERT of a history row whose version and name come from the
+ * CTE "rec" (so it is written only with its tracking change). */
+static void history_from_rec(ms_ctx *c, ms_buf *b, const char *action, const char *duration) {
+  ms_buf_printf(b, " INSERT INTO %s (host, version, name, action, duration_ms) SELECT ", c->history_sql);
+  add_literal(c, b, c->host);
+  ms_buf_printf(b, ", version, name, '%s', %s FROM rec", action, duration);
+}
+
 void ms_tracker_record_sql(ms_ctx *c, ms_buf *b, const ms_record *r, int in_tx) {
+  char duration[96];
+  if (in_tx) snprintf(duration, sizeof duration, "(extract(epoch FROM clock_timestamp() - now()) * 1000)::integer");
+  else snprintf(duration, sizeof duration, "%ld", (long)(ms_now_ms() - r->t0));
+  /* one statement (it may be pipelined): the tracking change, and the
+   * history row through a data-modifying CTE */
   if (r->down) {
-    ms_buf_printf(b, "DELETE FROM %s WHERE version = %" PRId64, c->table_sql, r->version);
+    ms_buf_printf(b, "WITH rec AS (DELETE FROM %s WHERE version = %" PRId64 " RETURNING version, name)",
+                  c->table_sql, r->version);
+    history_from_rec(c, b, "down", duration);
     return;
   }
-  ms_buf_printf(b, "INSERT INTO %s AS t (version, name, kind, checksum, duration_ms) VALUES (%" PRId64 ", ",
-                c->table_sql, r->version);
+  ms_buf_printf(b, "WITH rec AS (INSERT INTO %s AS t (version, name, kind, checksum, duration_ms) "
+                "VALUES (%" PRId64 ", ", c->table_sql, r->version);
   add_literal(c, b, r->name);
   ms_buf_printf(b, ", '%s', ", r->kind);
   add_literal(c, b, r->checksum);
-  if (in_tx) ms_buf_puts(b, ", (extract(epoch FROM clock_timestamp() - now()) * 1000)::integer)");
-  else ms_buf_printf(b, ", %ld)", (long)(ms_now_ms() - r->t0));
-  /* one statement (it may be pipelined): a retried migration replaces the
-   * row its failed attempt left */
+  ms_buf_printf(b, ", %s)", duration);
+  /* a retried migration replaces the row its failed attempt left */
   ms_buf_puts(b, " ON CONFLICT (version) DO UPDATE SET name = excluded.name, kind = excluded.kind, "
               "checksum = excluded.checksum, duration_ms = excluded.duration_ms, "
               "applied_at = clock_timestamp(), applied_by = current_user, failed_op = NULL, "
-              "statements_done = NULL, statement_count = NULL, error = NULL "
-              "WHERE t.failed_op IS NOT NULL");
+              "statements_done = NULL, statement_count = NULL, statement_hashes = NULL, error = NULL "
+              "WHERE t.failed_op IS NOT NULL RETURNING version, name)");
+  history_from_rec(c, b, "up", duration);
+}
+
+void ms_tracker_history(ms_ctx *c, int64_t version, const char *name, const char *action,
+                        long duration_ms, const char *error, const char *detail) {
+  char v[24], d[24];
+  const char *params[7] = { c->host, v, name, action, d, error, detail };
+  snprintf(v, sizeof v, "%" PRId64, version);
+  snprintf(d, sizeof d, "%ld", duration_ms);
+  if (version < 0) params[1] = NULL;
+  if (duration_ms < 0) params[4] = NULL;
+  ms_buf q = {0};
+  ms_buf_printf(&q, "INSERT INTO %s (host, version, name, action, duration_ms, error, detail) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7)", c->history_sql);
+  char *keep = c->err ? strdup(c->err) : NULL;
+  PGresult *r = NULL;
+  if (ms_conn_query(c, q.data, 7, params, &r) != MS_OK)
+    fprintf(stderr, "moonshift: warning: could not write the history row (%s %s): %s\n", action,
+            name ? name : "", c->err ? c->err : "unknown error");
+  PQclear(r);
+  free(c->err);
+  c->err = keep;
+  ms_buf_free(&q);
 }

@@ -15,6 +15,7 @@ typedef struct ms_applied_row {
   char *failed_op;     /* "up" or "down" when a non-transactional run failed part way, else NULL */
   int statements_done, statement_count;  /* progress of that run (-1 when unknown) */
   char *error;         /* its error */
+  int drift;           /* set by ms_drift_check: MS_DRIFT_* */
 } ms_applied_row;
 
 typedef struct ms_applied {
@@ -55,5 +56,12 @@ typedef struct ms_record {
  * values escaped with libpq. Inside the migration's transaction the
  * duration is measured by the server since BEGIN; outside, from r->t0. */
 void ms_tracker_record_sql(ms_ctx *c, ms_buf *b, const ms_record *r, int in_tx);
+
+/* Appends a history row outside any transaction (accept, baseline, repair,
+ * force, failures). Best effort: a failure is reported as a warning and
+ * leaves c->err as it was. version < 0 / duration < 0 / NULL strings are
+ * stored as NULL. */
+void ms_tracker_history(ms_ctx *c, int64_t version, const char *name, const char *action,
+                        long duration_ms, const char *error, const char *detail);
 
 #endif

@@ -1,0 +1,102 @@
+/* check.c: `moonshift log` (the history table) and `moonshift check` (for
+ * start-up, init containers and CI: is the database exactly at the newest
+ * version?). Neither takes the lock nor changes anything. Uses project,
+ * tracker, plan and drift. */
+#include "commands.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "drift.h"
+#include "pgerr.h"
+#include "project.h"
+#include "source.h"
+#include "tracker.h"
+
+/* First line of s, at most n bytes, into out. */
+static void first_line(const char *s, char *out, size_t n) {
+  size_t k = 0;
+  while (s && s[k] && s[k] != '\n' && k + 1 < n) { out[k] = s[k]; k++; }
+  out[k] = '\0';
+}
+
+ms_status ms_cmd_log(ms_ctx *c) {
+  ms_status st = ms_project_scan(c);
+  if (st == MS_OK) st = ms_project_connect(c);
+  if (st != MS_OK) return st;
+  ms_buf q = {0};
+  ms_buf_printf(&q, "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+                "who || '@' || coalesce(host, '?'), action, coalesce(version::text, ''), "
+                "coalesce(name, ''), coalesce(duration_ms::text || ' ms', ''), coalesce(error, detail, '') "
+                "FROM %s ORDER BY id", c->history_sql);
+  PGresult *r = PQexec(c->conn, q.data);
+  ms_buf_free(&q);
+  if (!ms_pg_ok(r)) {
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    int missing = state && (strcmp(state, MS_SQLSTATE_UNDEFINED_TABLE) == 0 || strcmp(state, "3F000") == 0);
+    st = missing ? MS_OK : ms_conn_report(c, r);
+    if (missing) ms_out("no history yet (%s.%s does not exist)", c->table_schema, c->history_name);
+    PQclear(r);
+    return st;
+  }
+  for (int i = 0; i < PQntuples(r); i++) {
+    char note[200], v[32] = "";
+    const char *vt = PQgetvalue(r, i, 3);
+    if (*vt) ms_fmt_version(c, strtoll(vt, NULL, 10), v, sizeof v);
+    first_line(PQgetvalue(r, i, 6), note, sizeof note);
+    ms_out("%s  %-24s  %-12s %-14s %-28s %8s  %s", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+           PQgetvalue(r, i, 2), v, PQgetvalue(r, i, 4), PQgetvalue(r, i, 5), note);
+  }
+  PQclear(r);
+  return MS_OK;
+}
+
+ms_status ms_cmd_check(ms_ctx *c) {
+  ms_applied a = {0};
+  ms_drift d = { 0, 0, { 0 } };
+  size_t pending = 0;
+  ms_status st = ms_project_scan(c);
+  if (st == MS_OK) st = ms_project_connect(c);
+  if (st == MS_OK) st = ms_tracker_load(c, &a);
+  if (st == MS_OK) st = ms_drift_check(c, &a, &d);
+  if (st != MS_OK) { ms_applied_free(&a); ms_drift_free(&d); return st; }
+  for (size_t i = 0; i < c->src->n; i++) {
+    const ms_migration *m = &c->src->v[i];
+    if (ms_applied_find(&a, m->version)) continue;
+    char v[32];
+    ms_fmt_version(c, m->version, v, sizeof v);
+    ms_out("pending: %s %s", v, m->name);
+    pending++;
+  }
+  const ms_applied_row *f = ms_applied_failed(&a);
+  for (size_t i = 0; i < a.n; i++) {
+    const ms_applied_row *r = &a.v[i];
+    char v[32], err[200];
+    ms_fmt_version(c, r->version, v, sizeof v);
+    if (r->drift == MS_DRIFT_MODIFIED) ms_out("modified: %s %s (its file changed after it was applied)", v, r->name);
+    if (r->drift == MS_DRIFT_MISSING) ms_out("missing: %s %s (applied, but its file is gone)", v, r->name);
+    if (r->failed_op) {
+      first_line(r->error, err, sizeof err);
+      ms_out("failed: %s %s (%s failed part way: %s)", v, r->name, r->failed_op, err);
+    }
+  }
+  ms_status code = f ? MS_ECHECK_FAILED : d.missing ? MS_ECHECK_MISSING : d.modified ? MS_ECHECK_MODIFIED
+                 : pending ? MS_ECHECK_PENDING : MS_OK;
+  if (code == MS_OK) {
+    char v[32] = "0";
+    if (a.n) ms_fmt_version(c, a.v[a.n - 1].version, v, sizeof v);
+    ms_out("ok: the database is at version %s, the newest", v);
+  } else {
+    ms_fail(c, code, "the database is not at the newest version: %zu pending, %zu modified, %zu missing, %d failed",
+            pending, d.modified, d.missing, f ? 1 : 0);
+  }
+  ms_applied_free(&a);
+  ms_drift_free(&d);
+  return code;
+}
