@@ -70,7 +70,8 @@ describe("moonshift up: discovery and order", function()
     local dir = H.migrations({ ["005_paired.up.sql"] = up, ["005_paired.down.sql"] = down })
     H.run_ok(cmd("up", url, dir), "^applied 005 paired %(%d+ ms%)\n")
     assert.is_true(exists(url, "paired"))
-    assert.are.same({ { "5", "paired", "sql", ms.sha256(up .. down) } },
+    -- the checksum covers both files, the up file first
+    assert.are.same({ { "5", "paired", "sql", "sha256-v1:" .. ms.sha256(up .. down) } },
       H.sql(url, "select version::text, name, kind, checksum from moonshift_migrations"))
     local st = H.run_ok(cmd("status", url, dir))
     local _, count = st.out:gsub("\n005 +paired +sql +applied", "")
