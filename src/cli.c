@@ -81,6 +81,8 @@ static const char *global_help =
   "                       default: wait\n"
   "  --allow-out-of-order apply pending versions older than the newest applied one\n"
   "  --allow-modified     up: run although applied migrations' files changed\n"
+  "  --retries N          rerun a migration stopped by its lock_timeout (55P03) up to\n"
+  "                       N times, with growing pauses; default 5\n"
   "  --dry-run            up/down: print what would run, rehearse transactional\n"
   "                       migrations in a transaction that is rolled back\n"
   "  -v, --verbose        more detail (statement durations)\n"
@@ -134,7 +136,7 @@ static int parse_version(const char *s, int64_t *out) {
 }
 
 /* Options that take a value. */
-static const char *const valued[] = { "url", "dir", "table", "to", "lock-timeout", NULL };
+static const char *const valued[] = { "url", "dir", "table", "to", "lock-timeout", "retries", NULL };
 
 static int takes_value(const char *name) {
   for (int i = 0; valued[i]; i++) if (strcmp(valued[i], name) == 0) return 1;
@@ -145,7 +147,12 @@ static ms_status set_value(ms_ctx *c, ms_cli *o, const char *name, const char *v
   if (strcmp(name, "url") == 0) o->opts.url = v;
   else if (strcmp(name, "dir") == 0) o->opts.dir = v;
   else if (strcmp(name, "table") == 0) o->opts.table = v;
-  else if (strcmp(name, "to") == 0) {
+  else if (strcmp(name, "retries") == 0) {
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end || n < 0 || n > 100) return ms_fail(c, MS_EUSAGE, "--retries takes a number from 0 to 100, not '%s'", v);
+    o->opts.retries = (int)n;
+  } else if (strcmp(name, "to") == 0) {
     if (parse_version(v, &o->opts.to) != 0)
       return ms_fail(c, MS_EUSAGE, "--to takes a version (digits), not '%s'", v);
     o->opts.has_to = 1;
@@ -171,6 +178,7 @@ static ms_status set_flag(ms_ctx *c, ms_cli *o, const char *name) {
 ms_status ms_cli_parse(ms_ctx *c, int argc, char **argv, ms_cli *o) {
   memset(o, 0, sizeof *o);
   o->opts.lock_timeout = -1;
+  o->opts.retries = 5;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     ms_status st = MS_OK;

@@ -4,6 +4,7 @@
  * given environment. */
 #include "lbridge.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -53,7 +54,11 @@ ms_status ms_lua_fail(ms_ctx *c, ms_status code, const char *what) {
   lua_State *L = c->L;
   ms_buf b = {0};
   if (what) ms_buf_printf(&b, "%s: ", what);
+  c->sqlstate[0] = '\0';
   if (ms_ldb_is_sqlerror(L, -1)) {
+    if (lua_getfield(L, -1, "sqlstate") == LUA_TSTRING)
+      snprintf(c->sqlstate, sizeof c->sqlstate, "%s", lua_tostring(L, -1));
+    lua_pop(L, 1);
     lua_pushvalue(L, -1);
     ms_buf_puts(&b, luaL_tolstring(L, -1, NULL));
     lua_pop(L, 2);

@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "lbridge.h"
 #include "ldb.h"
+#include "sqlfile.h"
 
 /* Pushes a new environment for m: require("moonshift.sandbox").env(info). */
 static void push_env(lua_State *L, const ms_migration *m) {
@@ -34,6 +35,34 @@ static void push_env(lua_State *L, const ms_migration *m) {
   lua_call(L, 1, 1);
 }
 
+/* Applies the migration's lock_timeout / statement_timeout (or the
+ * defaults), from its table on top of the stack. */
+static ms_status set_timeouts(ms_ctx *c, int tx) {
+  static const char *const names[] = { "lock_timeout", "statement_timeout" };
+  const char *defaults[2] = { c->opts.lock_timeout_default, c->opts.statement_timeout_default };
+  ms_status st = MS_OK;
+  for (int i = 0; i < 2 && st == MS_OK; i++) {
+    lua_getfield(c->L, -1, names[i]);
+    const char *v = lua_isstring(c->L, -1) ? lua_tostring(c->L, -1) : defaults[i];
+    if (v && *v) {
+      char q[96];
+      snprintf(q, sizeof q, "SET %s%s = '%s'", tx ? "LOCAL " : "", names[i], v);
+      st = ms_conn_exec(c, q);
+    }
+    lua_pop(c->L, 1);
+  }
+  return st;
+}
+
+int ms_luarun_allows_late(ms_ctx *c, ms_migration *m) {
+  if (ms_luarun_check(c, m, 0) != MS_OK) return 0;
+  lua_rawgeti(c->L, LUA_REGISTRYINDEX, m->lua_ref);
+  lua_getfield(c->L, -1, "out_of_order");
+  int ok = lua_toboolean(c->L, -1);
+  lua_pop(c->L, 2);
+  return ok;
+}
+
 static ms_status bad_shape(ms_ctx *c, const ms_migration *m, const char *what) {
   return ms_fail(c, MS_EUSAGE, "%s: %s (a Lua migration returns { up = function(db) ... end, "
                  "down = function(db) ... end, transaction = true|false })", m->path, what);
@@ -50,15 +79,33 @@ static ms_status check_shape(ms_ctx *c, const ms_migration *m) {
   int t_up = lua_getfield(L, -1, "up");
   int t_down = lua_getfield(L, -2, "down");
   int t_tx = lua_getfield(L, -3, "transaction");
-  lua_pop(L, 3);
+  int t_ooo = lua_getfield(L, -4, "out_of_order");
+  lua_pop(L, 4);
   if (t_up != LUA_TFUNCTION) return bad_shape(c, m, "'up' is not a function");
   if (t_down != LUA_TFUNCTION && t_down != LUA_TNIL) return bad_shape(c, m, "'down' is not a function");
   if (t_tx != LUA_TBOOLEAN && t_tx != LUA_TNIL) return bad_shape(c, m, "'transaction' is not a boolean");
+  if (t_ooo != LUA_TBOOLEAN && t_ooo != LUA_TNIL) return bad_shape(c, m, "'out_of_order' is not a boolean");
+  static const char *const durations[] = { "lock_timeout", "statement_timeout" };
+  for (int i = 0; i < 2; i++) {
+    int t = lua_getfield(L, -1, durations[i]);
+    size_t n = 0;
+    const char *v = t == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+    int ok = t == LUA_TNIL || (v && n < 24 && ms_sqlfile_duration_ok(v, n));
+    lua_pop(L, 1);
+    if (!ok) {
+      ms_buf b = {0};
+      ms_buf_printf(&b, "'%s' is not a duration string such as \"2s\" or \"10min\"", durations[i]);
+      ms_status st = bad_shape(c, m, b.data ? b.data : "bad duration");
+      ms_buf_free(&b);
+      return st;
+    }
+  }
   lua_pushnil(L);
   while (lua_next(L, -2)) {
     lua_pop(L, 1);
     const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
-    if (strcmp(k, "up") && strcmp(k, "down") && strcmp(k, "transaction")) {
+    if (strcmp(k, "up") && strcmp(k, "down") && strcmp(k, "transaction") && strcmp(k, "out_of_order") &&
+        strcmp(k, "lock_timeout") && strcmp(k, "statement_timeout")) {
       ms_buf b = {0};
       ms_buf_printf(&b, "unknown field '%s'", k);
       lua_pop(L, 1);
@@ -114,8 +161,16 @@ ms_status ms_luarun_run(ms_ctx *c, ms_migration *m, const ms_record *rec) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, m->lua_ref);
   int tx = lua_getfield(L, -1, "transaction") != LUA_TBOOLEAN || lua_toboolean(L, -1);
   lua_pop(L, 1);
+  c->retry_safe = tx;
+  if (tx && !c->opts.dry_run) st = ms_conn_exec(c, "BEGIN");
+  if (st == MS_OK && (tx || !c->opts.dry_run)) st = set_timeouts(c, tx);
   lua_getfield(L, -1, rec->down ? "down" : "up");
   ms_ldb_push(L, c);
+  if (st != MS_OK) {
+    ms_conn_recover(c);
+    lua_settop(L, top);
+    return st;
+  }
   if (c->opts.dry_run) {
     /* rehearsed inside the caller's transaction; db methods print their SQL */
     if (!tx) printf("  (runs outside a transaction: not rehearsed)\n");
@@ -129,8 +184,7 @@ ms_status ms_luarun_run(ms_ctx *c, ms_migration *m, const ms_record *rec) {
     lua_settop(L, top);
     return st;
   }
-  if (tx) st = ms_conn_exec(c, "BEGIN");
-  if (st == MS_OK && ms_lua_pcall(L, 1, 0) != LUA_OK) st = ms_lua_fail(c, MS_EFAILED, NULL);
+  if (ms_lua_pcall(L, 1, 0) != LUA_OK) st = ms_lua_fail(c, MS_EFAILED, NULL);
   if (st == MS_OK && tx) st = check_tx_state(c, m);
   if (st == MS_OK) {
     ms_buf q = {0};

@@ -15,4 +15,7 @@ ms_status ms_luarun_check(ms_ctx *c, ms_migration *m, int down) MS_MUST_CHECK;
  * and writes rec to the tracking table. */
 ms_status ms_luarun_run(ms_ctx *c, ms_migration *m, const ms_record *rec) MS_MUST_CHECK;
 
+/* 1 when the migration's table says out_of_order = true. */
+int ms_luarun_allows_late(ms_ctx *c, ms_migration *m);
+
 #endif

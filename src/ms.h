@@ -44,6 +44,9 @@ typedef struct ms_opts {
   int allow_out_of_order;   /* --allow-out-of-order */
   int dry_run;              /* --dry-run: rehearse in a transaction, roll back */
   int allow_modified;       /* --allow-modified: run although applied files changed */
+  int retries;              /* --retries: reruns after lock_timeout (55P03) */
+  const char *lock_timeout_default;       /* for migrations that set none */
+  const char *statement_timeout_default;
 } ms_opts;
 
 struct ms_source;
@@ -61,6 +64,8 @@ typedef struct ms_ctx {
   char *history_name;       /* the history table beside it */
   char *history_sql;        /* quoted, qualified */
   char host[256];           /* this machine's name, for the history */
+  char sqlstate[6];         /* SQLSTATE of the last failed migration statement */
+  int retry_safe;           /* that failure left nothing behind: it may be rerun */
   int64_t lock_key;
   int locked;
   struct ms_source *src;    /* the discovered migrations */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "runner.h"
 
 void ms_plan_free(ms_plan *p) {
   free(p->v);
@@ -30,7 +31,7 @@ ms_status ms_plan_up(ms_ctx *c, const ms_applied *a, ms_plan *out) {
     ms_migration *m = &s->v[i];
     if (ms_applied_find(a, m->version)) continue;
     if (c->opts.has_to && m->version > c->opts.to) break;
-    if (m->version < top && !c->opts.allow_out_of_order)
+    if (m->version < top && !c->opts.allow_out_of_order && !ms_runner_allows_late(c, m))
       ms_buf_printf(&late, "\n  %s (version %" PRId64 " is already applied)", m->path, top);
     out->v[out->n++] = m;
   }

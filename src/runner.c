@@ -7,12 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "checksum.h"
 #include "file.h"
 #include "luarun.h"
 #include "sqlrun.h"
 #include "tracker.h"
+
+int ms_runner_allows_late(ms_ctx *c, ms_migration *m) {
+  return m->kind == MS_KIND_LUA ? ms_luarun_allows_late(c, m) : ms_sqlrun_allows_late(c, m);
+}
 
 ms_status ms_runner_check(ms_ctx *c, ms_migration *m, int down) {
   return m->kind == MS_KIND_LUA ? ms_luarun_check(c, m, down) : ms_sqlrun_check(c, m, down);
@@ -60,7 +65,23 @@ ms_status ms_runner_run(ms_ctx *c, ms_migration *m, int down) {
   if (c->opts.dry_run)
     ms_out("-- would %s %0*" PRId64 " %s (%s)", down ? "roll back" : "apply", m->vwidth, m->version,
            m->name, rec.kind);
-  st = m->kind == MS_KIND_LUA ? ms_luarun_run(c, m, &rec) : ms_sqlrun_run(c, m, &rec);
+  for (int attempt = 1;; attempt++) {
+    c->sqlstate[0] = '\0';
+    c->retry_safe = 0;
+    st = m->kind == MS_KIND_LUA ? ms_luarun_run(c, m, &rec) : ms_sqlrun_run(c, m, &rec);
+    if (st != MS_EFAILED || strcmp(c->sqlstate, "55P03") != 0 || !c->retry_safe ||
+        attempt > c->opts.retries || c->opts.dry_run)
+      break;
+    /* stopped by its lock_timeout and rolled back: wait, then try again */
+    double delay = 500.0 * (1 << (attempt - 1 < 6 ? attempt - 1 : 6));
+    delay = delay / 2 + (double)(rand() % 1000) / 1000.0 * delay / 2;
+    fprintf(stderr, "moonshift: %0*" PRId64 " %s: a lock was not available within its lock_timeout "
+            "(attempt %d of %d); retrying in %.1f s\n", m->vwidth, m->version, m->name, attempt,
+            c->opts.retries + 1, delay / 1000);
+    struct timespec ts = { (time_t)(delay / 1000), (long)((long)delay % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+    rec.t0 = ms_now_ms();
+  }
   if (st == MS_OK && c->opts.dry_run)
     ms_out("  then: %s version %" PRId64 " in %s.%s", down ? "delete" : "insert", m->version,
            c->table_schema, c->table_name);

@@ -25,4 +25,8 @@ ms_status ms_runner_checksum(ms_ctx *c, const ms_migration *m, char out[MS_CHECK
 /* m's checksum, computed on first use and kept in m->checksum. */
 ms_status ms_runner_sum(ms_ctx *c, ms_migration *m, const char **out) MS_MUST_CHECK;
 
+/* 1 when m's file opts in to running below the newest applied version
+ * (SQL: out_of_order:ok on its up marker; Lua: out_of_order = true). */
+int ms_runner_allows_late(ms_ctx *c, ms_migration *m);
+
 #endif

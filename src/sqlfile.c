@@ -25,6 +25,26 @@ static int marker(const char *s, const char *e, const char **opts) {
   return kind;
 }
 
+int ms_sqlfile_duration_ok(const char *s, size_t n) {
+  static const char *const units[] = { "", "us", "ms", "s", "min", "h", "d", NULL };
+  size_t i = 0;
+  while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+  if (i == 0 || i > 12) return 0;
+  for (int u = 0; units[u]; u++)
+    if (n - i == strlen(units[u]) && memcmp(s + i, units[u], n - i) == 0) return 1;
+  return 0;
+}
+
+/* key:value with a duration value, copied into out. */
+static int duration_option(const char *w, size_t n, const char *key, char *out, size_t cap) {
+  size_t k = strlen(key);
+  if (n <= k || memcmp(w, key, k) != 0) return 0;
+  if (!ms_sqlfile_duration_ok(w + k, n - k) || n - k >= cap) return -1;
+  memcpy(out, w + k, n - k);
+  out[n - k] = '\0';
+  return 1;
+}
+
 static int parse_options(const char *path, int line, const char *p, const char *e,
                          ms_section *sec, ms_buf *err) {
   while (p < e) {
@@ -33,10 +53,21 @@ static int parse_options(const char *path, int line, const char *p, const char *
     while (p < e && !is_space(*p)) p++;
     size_t n = (size_t)(p - w);
     if (n == 0) break;
+    int lt = duration_option(w, n, "lock_timeout:", sec->lock_timeout, sizeof sec->lock_timeout);
+    int stt = lt ? 0 : duration_option(w, n, "statement_timeout:", sec->statement_timeout,
+                                       sizeof sec->statement_timeout);
+    if (lt < 0 || stt < 0) {
+      ms_buf_printf(err, "%s:%d: bad duration in marker option '%.*s' (e.g. lock_timeout:2s, "
+                    "statement_timeout:10min)", path, line, (int)n, w);
+      return -1;
+    }
+    if (lt || stt) continue;
     if (n == 17 && memcmp(w, "transaction:false", n) == 0) sec->transaction = 0;
     else if (n == 16 && memcmp(w, "transaction:true", n) == 0) sec->transaction = 1;
+    else if (n == 15 && memcmp(w, "out_of_order:ok", n) == 0) sec->out_of_order = 1;
     else {
-      ms_buf_printf(err, "%s:%d: unknown marker option '%.*s' (known: transaction:false)",
+      ms_buf_printf(err, "%s:%d: unknown marker option '%.*s' (known: transaction:false, "
+                    "lock_timeout:DURATION, statement_timeout:DURATION, out_of_order:ok)",
                     path, line, (int)n, w);
       return -1;
     }

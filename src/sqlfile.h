@@ -12,7 +12,14 @@ typedef struct ms_section {
   int line;            /* 1-based line of the first byte of the section */
   int marker_line;     /* line of the marker, 0 when the file has none */
   int transaction;     /* 1 unless transaction:false */
+  int out_of_order;    /* out_of_order:ok: may run below the newest applied version */
+  char lock_timeout[24];       /* lock_timeout:2s, "" when not given */
+  char statement_timeout[24];  /* statement_timeout:10min, "" when not given */
 } ms_section;
+
+/* 1 when s is a PostgreSQL time setting moonshift accepts: digits and an
+ * optional unit (us, ms, s, min, h, d). */
+int ms_sqlfile_duration_ok(const char *s, size_t n);
 
 typedef struct ms_sqlfile {
   ms_section up, down;

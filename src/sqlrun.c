@@ -127,6 +127,28 @@ ms_status ms_sqlrun_check(ms_ctx *c, const ms_migration *m, int down) {
   return st;
 }
 
+/* The SET statements of the section's timeouts (or the defaults): SET LOCAL
+ * inside a transaction, session SET outside one (RESET ALL follows the
+ * migration either way). Values were validated as digits and a unit. */
+static int timeout_sql(ms_ctx *c, const ms_section *sec, int i, char *out, size_t n) {
+  const char *lt = sec->lock_timeout[0] ? sec->lock_timeout : c->opts.lock_timeout_default;
+  const char *st = sec->statement_timeout[0] ? sec->statement_timeout : c->opts.statement_timeout_default;
+  const char *names[2] = { "lock_timeout", "statement_timeout" }, *vals[2] = { lt, st };
+  if (i > 1 || !vals[i] || !*vals[i]) return 0;
+  snprintf(out, n, "SET %s%s = '%s'", sec->transaction ? "LOCAL " : "", names[i], vals[i]);
+  return 1;
+}
+
+static ms_status set_timeouts(ms_ctx *c, const ms_section *sec) {
+  char q[96];
+  for (int i = 0; i < 2; i++) {
+    if (!timeout_sql(c, sec, i, q, sizeof q)) continue;
+    ms_status st = ms_conn_exec(c, q);
+    if (st != MS_OK) return st;
+  }
+  return MS_OK;
+}
+
 /* Sets c->err from a failed result, mapped into the file. */
 static ms_status sql_error(ms_ctx *c, const section *s, const PGresult *r, size_t sent_off,
                            long prefix, unsigned long line) {
@@ -134,6 +156,7 @@ static ms_status sql_error(ms_ctx *c, const section *s, const PGresult *r, size_
   ms_buf b = {0};
   ms_srcmap map = { s->path, prefix < 0 ? NULL : s->file.data, s->file.len, sent_off, prefix };
   ms_pgerr_from(r, c->conn, &e);
+  snprintf(c->sqlstate, sizeof c->sqlstate, "%s", e.sqlstate ? e.sqlstate : "");
   ms_status st = ms_conn_failure(c);
   if (st == MS_ECONNECT && !e.sqlstate) {
     ms_buf_printf(&b, "%s:%lu: lost the connection to the database while running it", s->path, line);
@@ -232,7 +255,10 @@ static ms_status run_pipelined(ms_ctx *c, section *s, const ms_record *rec) {
   ms_split sp;
   ms_stmt st;
   if (PQenterPipelineMode(c->conn) != 1) return ms_fail(c, ms_conn_failure(c), "cannot enter pipeline mode");
+  char set[96];
   ms_status rc = queue(c, "BEGIN", &q[n++], SIZE_MAX, 0);
+  for (int i = 0; i < 2 && rc == MS_OK; i++)
+    if (timeout_sql(c, s->sec, i, set, sizeof set)) rc = queue(c, set, &q[n++], SIZE_MAX, 0);
   split_section(s, &sp);
   while (rc == MS_OK && ms_split_next(&sp, &st) == 1) {
     if (st.cls == MS_CLASS_EMPTY) continue;
@@ -257,6 +283,7 @@ static ms_status run_pipelined(ms_ctx *c, section *s, const ms_record *rec) {
     if (rc == MS_OK) rc = done;
   }
   PQexitPipelineMode(c->conn);
+  c->retry_safe = 1;
   return rc;
 }
 
@@ -279,7 +306,7 @@ static ms_status run_dry(ms_ctx *c, section *s, const ms_record *rec) {
   ms_split sp;
   ms_stmt st;
   int k = 0, tx = s->sec->transaction;
-  ms_status rc = MS_OK;
+  ms_status rc = tx ? set_timeouts(c, s->sec) : MS_OK;
   if (!tx) printf("  (runs outside a transaction: listed, not rehearsed)\n");
   split_section(s, &sp);
   while (rc == MS_OK && ms_split_next(&sp, &st) == 1) {
@@ -302,6 +329,7 @@ static ms_status run_stepwise(ms_ctx *c, section *s, const ms_record *rec) {
   ms_stmt st;
   int done = 0, tx = s->sec->transaction;
   ms_status rc = tx ? ms_conn_exec(c, "BEGIN") : MS_OK;
+  if (rc == MS_OK) rc = set_timeouts(c, s->sec);
   split_section(s, &sp);
   while (rc == MS_OK && ms_split_next(&sp, &st) == 1) {
     if (st.cls == MS_CLASS_EMPTY || st.cls == MS_CLASS_META_SKIP) continue;
@@ -309,6 +337,7 @@ static ms_status run_stepwise(ms_ctx *c, section *s, const ms_record *rec) {
     drop_piece(s, &st);
     if (rc == MS_OK) done++;
   }
+  c->retry_safe = tx || done == 0;
   if (rc == MS_OK) {
     ms_buf q = {0};
     ms_tracker_record_sql(c, &q, rec, tx);
@@ -342,4 +371,11 @@ ms_status ms_sqlrun_run(ms_ctx *c, const ms_migration *m, const ms_record *rec) 
   if (st != MS_OK) ms_conn_recover(c);
   ms_file_close(&s.file);
   return st;
+}
+
+int ms_sqlrun_allows_late(ms_ctx *c, const ms_migration *m) {
+  section s;
+  int ok = open_section(c, m, 0, &s) == MS_OK && s.sec->out_of_order;
+  ms_file_close(&s.file);
+  return ok;
 }

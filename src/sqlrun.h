@@ -14,4 +14,7 @@ ms_status ms_sqlrun_check(ms_ctx *c, const ms_migration *m, int down) MS_MUST_CH
  * for a transactional section, after it otherwise). */
 ms_status ms_sqlrun_run(ms_ctx *c, const ms_migration *m, const ms_record *rec) MS_MUST_CHECK;
 
+/* 1 when the up section is marked out_of_order:ok. */
+int ms_sqlrun_allows_late(ms_ctx *c, const ms_migration *m);
+
 #endif
