@@ -38,8 +38,10 @@ static void say_version(const ms_ctx *c, const char *lead) {
 
 /* A migration left failed part way blocks up, down and redo until the
  * operator decides with repair or force. */
-static ms_status refuse_failed(ms_ctx *c, const ms_applied *a) {
-  const ms_applied_row *r = ms_applied_failed(a);
+static ms_status refuse_failed(ms_ctx *c, const ms_applied *a, int up) {
+  const ms_applied_row *r = NULL;
+  for (size_t i = 0; i < a->n && !r; i++)
+    if (a->v[i].failed_op && !(up && ms_applied_resumable(&a->v[i]))) r = &a->v[i];
   if (!r) return MS_OK;
   char v[32], where[64] = "";
   ms_fmt_version(c, r->version, v, sizeof v);
@@ -119,7 +121,7 @@ ms_status ms_cmd_up(ms_ctx *c) {
   ms_status st = ms_project_scan(c);
   if (st == MS_OK) st = ms_project_connect(c);
   if (st == MS_OK) st = ms_tracker_load(c, &a);
-  if (st == MS_OK) st = refuse_failed(c, &a);
+  if (st == MS_OK) st = refuse_failed(c, &a, 1);
   if (st == MS_OK) st = refuse_drift(c, &a, 1);
   if (st == MS_OK) st = ms_plan_up(c, &a, &p);
   /* nothing pending: answer without taking the lock */
@@ -131,7 +133,7 @@ ms_status ms_cmd_up(ms_ctx *c) {
     if (st == MS_OK) st = dry_begin(c);
     if (st == MS_OK) st = ms_tracker_ensure(c);
     if (st == MS_OK) st = ms_tracker_load(c, &a);
-    if (st == MS_OK) st = refuse_failed(c, &a);
+    if (st == MS_OK) st = refuse_failed(c, &a, 1);
     if (st == MS_OK) st = refuse_drift(c, &a, 1);
     if (st == MS_OK) st = ms_plan_up(c, &a, &p);
     if (st == MS_OK) st = check_plan(c, &p, 0);
@@ -159,7 +161,7 @@ ms_status ms_cmd_down(ms_ctx *c, long steps) {
   if (st == MS_OK) st = dry_begin(c);
   if (st == MS_OK) st = ms_tracker_ensure(c);
   if (st == MS_OK) st = ms_tracker_load(c, &a);
-  if (st == MS_OK) st = refuse_failed(c, &a);
+  if (st == MS_OK) st = refuse_failed(c, &a, 0);
   if (st == MS_OK) st = refuse_drift(c, &a, 0);
   if (st == MS_OK) st = ms_plan_down(c, &a, steps, &p);
   if (st == MS_OK) st = check_plan(c, &p, 1);
@@ -184,7 +186,7 @@ ms_status ms_cmd_redo(ms_ctx *c) {
   if (st == MS_OK) st = ms_lock_acquire(c);
   if (st == MS_OK) st = ms_tracker_ensure(c);
   if (st == MS_OK) st = ms_tracker_load(c, &a);
-  if (st == MS_OK) st = refuse_failed(c, &a);
+  if (st == MS_OK) st = refuse_failed(c, &a, 0);
   if (st == MS_OK) st = ms_plan_down(c, &a, 1, &p);
   if (st == MS_OK && p.n == 0) st = ms_fail(c, MS_EUSAGE, "nothing to redo: no migration is applied");
   if (st == MS_OK) st = ms_runner_check(c, p.v[0], 1);
@@ -260,9 +262,15 @@ ms_status ms_cmd_status(ms_ctx *c) {
   if (f) {
     char v[32];
     ms_fmt_version(c, f->version, v, sizeof v);
-    ms_out("\nmigration %s %s failed %s part way; run `moonshift repair %s` or `moonshift force %s` "
-           "once its cause is fixed. Its error:\n%s", v, f->name, f->failed_op, v, v,
-           f->error ? f->error : "-");
+    if (ms_applied_resumable(f))
+      ms_out("\nmigration %s %s failed up part way, at statement %d of %d; fix the cause and run up to "
+             "resume there (or `moonshift repair %s` to start over, `moonshift force %s` to accept it). "
+             "Its error:\n%s", v, f->name, f->statements_done + 1, f->statement_count, v, v,
+             f->error ? f->error : "-");
+    else
+      ms_out("\nmigration %s %s failed %s part way; run `moonshift repair %s` or `moonshift force %s` "
+             "once its cause is fixed. Its error:\n%s", v, f->name, f->failed_op, v, v,
+             f->error ? f->error : "-");
   }
   ms_applied_free(&a);
   return MS_OK;

@@ -198,7 +198,7 @@ ms_status ms_luarun_run(ms_ctx *c, ms_migration *m, const ms_record *rec) {
     /* outside a transaction, whatever up/down did before failing stays */
     char *why = strdup(c->err ? c->err : "");
     ms_status mark = ms_tracker_mark_failed(c, rec->version, rec->name, rec->kind, rec->checksum,
-                                            rec->down ? "down" : "up", -1, -1, why);
+                                            rec->down ? "down" : "up", -1, -1, NULL, why);
     st = ms_fail(c, st, "%s\nthis migration runs outside a transaction, so what it did before the "
                  "error stays; %s", why ? why : "", mark == MS_OK ? "it is recorded as failed until "
                  "`moonshift repair` or `moonshift force`" : "recording the failure failed too");

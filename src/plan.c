@@ -29,7 +29,17 @@ ms_status ms_plan_up(ms_ctx *c, const ms_applied *a, ms_plan *out) {
   if (!out->v) return ms_fail(c, MS_EFAILED, "out of memory");
   for (size_t i = 0; i < s->n; i++) {
     ms_migration *m = &s->v[i];
-    if (ms_applied_find(a, m->version)) continue;
+    const ms_applied_row *r = ms_applied_find(a, m->version);
+    if (r && !ms_applied_resumable(r)) continue;
+    free(m->resume_hashes);
+    m->resume_hashes = NULL;
+    m->resume_done = 0;
+    if (r) {
+      /* resumed at the statement where its failed attempt stopped */
+      m->resume_done = r->statements_done;
+      m->resume_hashes = strdup(r->statement_hashes);
+      if (!m->resume_hashes) { ms_plan_free(out); return ms_fail(c, MS_EFAILED, "out of memory"); }
+    }
     if (c->opts.has_to && m->version > c->opts.to) break;
     if (m->version < top && !c->opts.allow_out_of_order && !ms_runner_allows_late(c, m))
       ms_buf_printf(&late, "\n  %s (version %" PRId64 " is already applied)", m->path, top);

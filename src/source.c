@@ -83,6 +83,7 @@ static int cmp_version(const void *a, const void *b) {
 
 static void migration_free(ms_migration *m) {
   free(m->checksum);
+  free(m->resume_hashes);
   free(m->name);
   free(m->path);
   free(m->down_path);

@@ -16,6 +16,8 @@ typedef struct ms_migration {
   int lua_ref;         /* registry ref of a loaded Lua migration's table, or LUA_NOREF */
   int pair;            /* during the scan: 1 for an .up.sql file, 2 for a .down.sql */
   char *checksum;      /* computed once, on first use (runner.c), else NULL */
+  int resume_done;     /* set by the plan: statements a failed attempt applied */
+  char *resume_hashes; /*   and their hashes, "{h1,h2,...}"; NULL: run from the start */
 } ms_migration;
 
 typedef struct ms_source {

@@ -6,13 +6,16 @@
  * Errors map back to file:line:col of the failing statement. */
 #include "sqlrun.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libpq-fe.h>
 
+#include "checksum.h"
 #include "conn.h"
 #include "file.h"
 #include "pgerr.h"
@@ -28,6 +31,8 @@ typedef struct section {
   int stepwise;        /* must be sent statement by statement */
   int statements;      /* significant statements in the section */
   size_t scanned;      /* section offset the splitter's progress reached */
+  int resume_done;     /* statements a failed attempt already applied */
+  const char *resume_hashes;  /* their hashes, "{h1,...}" */
 } section;
 
 static void drop_file_behind(void *ud, size_t pos) {
@@ -48,6 +53,8 @@ static ms_status open_section(ms_ctx *c, const ms_migration *m, int down, sectio
   ms_buf_free(&err);
   if (st != MS_OK) return st;
   s->sec = down ? &s->sf.down : &s->sf.up;
+  s->resume_done = down ? 0 : m->resume_done;
+  s->resume_hashes = down ? NULL : m->resume_hashes;
   if (!s->sec->present)
     return ms_fail(c, MS_EUSAGE, "%s: has no -- migrate:down section, so it cannot be rolled back",
                    s->path);
@@ -324,19 +331,141 @@ static ms_status run_dry(ms_ctx *c, section *s, const ms_record *rec) {
   return rc;
 }
 
+/* The short hash recorded for an applied statement of a section run
+ * outside a transaction: 16 hex digits of SHA-256 over its text. */
+static void stmt_hash(const section *s, const ms_stmt *st, char out[17]) {
+  unsigned char d[32];
+  static const char hex[] = "0123456789abcdef";
+  ms_sha256_raw(s->file.data + s->sec->off + st->off, st->len, d);
+  for (int i = 0; i < 8; i++) { out[2 * i] = hex[d[i] >> 4]; out[2 * i + 1] = hex[d[i] & 15]; }
+  out[16] = '\0';
+}
+
+/* The k-th (0-based) hash in "{h1,h2,...}", or NULL. */
+static const char *nth_hash(const char *list, int k, char out[17]) {
+  const char *p = list ? strchr(list, '{') : NULL;
+  if (!p) return NULL;
+  for (p++; k > 0 && p; k--) { p = strchr(p, ','); if (p) p++; }
+  if (!p || strlen(p) < 16) return NULL;
+  memcpy(out, p, 16);
+  out[16] = '\0';
+  return out;
+}
+
+static int word_at(const char **p, const char *e, const char *w) {
+  const char *q = *p;
+  while (q < e && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')) q++;
+  size_t n = strlen(w);
+  if ((size_t)(e - q) < n || strncasecmp(q, w, n) != 0) return 0;
+  if (q + n < e && (isalnum((unsigned char)q[n]) || q[n] == '_')) return 0;
+  *p = q + n;
+  return 1;
+}
+
+/* Copies the identifier at *p into out: "quoted" as written inside the
+ * quotes, unquoted folded to lower case; dotted names kept whole when
+ * keep_dots (for to_regclass). Returns 0 when there is none. */
+static int ident_at(const char **p, const char *e, char *out, size_t cap, int keep_dots) {
+  const char *q = *p;
+  size_t n = 0;
+  while (q < e && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')) q++;
+  for (;;) {
+    if (q < e && *q == '"') {
+      if (keep_dots && n + 1 < cap) out[n++] = '"';
+      for (q++; q < e; q++) {
+        if (*q == '"' && !(q + 1 < e && q[1] == '"')) break;
+        if (*q == '"') { if (keep_dots && n + 1 < cap) out[n++] = '"'; q++; }
+        if (n + 1 < cap) out[n++] = *q;
+      }
+      if (q >= e) return 0;
+      if (keep_dots && n + 1 < cap) out[n++] = '"';
+      q++;
+    } else {
+      const char *w = q;
+      while (q < e && (isalnum((unsigned char)*q) || *q == '_' || *q == '$')) {
+        if (n + 1 < cap) out[n++] = keep_dots ? *q : (char)tolower((unsigned char)*q);
+        q++;
+      }
+      if (q == w) return 0;
+    }
+    if (keep_dots && q < e && *q == '.') { if (n + 1 < cap) out[n++] = '.'; q++; continue; }
+    break;
+  }
+  out[n] = '\0';
+  *p = q;
+  return n > 0;
+}
+
+/* Before a CREATE INDEX CONCURRENTLY is run again: a failed attempt leaves
+ * an INVALID index of that name behind, which would make it fail again. */
+static ms_status drop_invalid_index(ms_ctx *c, const section *s, const ms_stmt *st) {
+  const char *p = s->file.data + s->sec->off + st->off, *e = p + st->len;
+  char name[256], table[512];
+  if (!word_at(&p, e, "create")) return MS_OK;
+  word_at(&p, e, "unique");
+  if (!word_at(&p, e, "index") || !word_at(&p, e, "concurrently")) return MS_OK;
+  if (word_at(&p, e, "if") && !(word_at(&p, e, "not") && word_at(&p, e, "exists"))) return MS_OK;
+  if (!ident_at(&p, e, name, sizeof name, 0) || !word_at(&p, e, "on")) return MS_OK;
+  word_at(&p, e, "only");
+  if (!ident_at(&p, e, table, sizeof table, 1)) return MS_OK;
+  const char *params[2] = { name, table };
+  PGresult *r = NULL;
+  ms_status rc = ms_conn_query(c,
+    "SELECT format('%I.%I', n.nspname, ic.relname) FROM pg_catalog.pg_index i "
+    "JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = ic.relnamespace "
+    "WHERE i.indrelid = pg_catalog.to_regclass($2) AND ic.relname = $1 AND NOT i.indisvalid", 2, params, &r);
+  if (rc != MS_OK || PQntuples(r) == 0) { PQclear(r); return rc; }
+  ms_buf q = {0};
+  ms_buf_printf(&q, "DROP INDEX CONCURRENTLY %s", PQgetvalue(r, 0, 0));
+  fprintf(stderr, "moonshift: dropping the INVALID index %s left by the failed attempt\n", PQgetvalue(r, 0, 0));
+  PQclear(r);
+  rc = ms_conn_exec(c, q.data);
+  ms_buf_free(&q);
+  return rc;
+}
+
+/* Outside a transaction, a resumed section skips the statements its failed
+ * attempt applied, after checking they are unchanged in the file. */
+static ms_status skip_applied(ms_ctx *c, const section *s, const ms_stmt *st, int k) {
+  char have[17], want[17];
+  stmt_hash(s, st, have);
+  if (nth_hash(s->resume_hashes, k, want) && strcmp(have, want) == 0) return MS_OK;
+  return ms_fail(c, MS_EUSAGE, "%s:%lu: statement %d changed since the failed attempt applied it, so "
+                 "moonshift cannot resume there; nothing was run. Restore it, or run `moonshift "
+                 "repair` (start over) or `moonshift force` (accept as applied)", s->path,
+                 abs_line(s, st->line), k + 1);
+}
+
 static ms_status run_stepwise(ms_ctx *c, section *s, const ms_record *rec) {
   ms_split sp;
   ms_stmt st;
-  int done = 0, tx = s->sec->transaction;
+  ms_buf hashes = {0};
+  int done = 0, k = 0, tx = s->sec->transaction;
   ms_status rc = tx ? ms_conn_exec(c, "BEGIN") : MS_OK;
   if (rc == MS_OK) rc = set_timeouts(c, s->sec);
+  if (!tx && s->resume_done > 0)
+    fprintf(stderr, "moonshift: resuming %s at statement %d of %d (the failed attempt applied the "
+            "ones before it)\n", s->path, s->resume_done + 1, s->statements);
+  ms_buf_puts(&hashes, "{");
   split_section(s, &sp);
   while (rc == MS_OK && ms_split_next(&sp, &st) == 1) {
     if (st.cls == MS_CLASS_EMPTY || st.cls == MS_CLASS_META_SKIP) continue;
-    rc = run_stmt(c, s, &st);
+    if (!tx && k < s->resume_done) rc = skip_applied(c, s, &st, k);
+    else {
+      if (!tx && k == s->resume_done && s->resume_done > 0 && st.cls == MS_CLASS_NOTX)
+        rc = drop_invalid_index(c, s, &st);
+      if (rc == MS_OK) rc = run_stmt(c, s, &st);
+    }
     drop_piece(s, &st);
-    if (rc == MS_OK) done++;
+    if (rc != MS_OK) break;
+    char h[17];
+    stmt_hash(s, &st, h);
+    ms_buf_printf(&hashes, "%s%s", k ? "," : "", h);
+    done++;
+    k++;
   }
+  ms_buf_puts(&hashes, "}");
   c->retry_safe = tx || done == 0;
   if (rc == MS_OK) {
     ms_buf q = {0};
@@ -344,17 +473,21 @@ static ms_status run_stepwise(ms_ctx *c, section *s, const ms_record *rec) {
     ms_buf_printf(&q, ";\n%sRESET ALL", tx ? "COMMIT;\n" : "");
     rc = ms_conn_exec(c, q.data);
     ms_buf_free(&q);
-  } else if (!tx && done > 0) {
+  } else if (!tx && done > 0 && rc != MS_EUSAGE) {
     /* part of the section ran and stays: record the failed attempt */
     char *why = strdup(c->err ? c->err : "");
     ms_status mark = ms_tracker_mark_failed(c, rec->version, rec->name, rec->kind, rec->checksum,
-                                            rec->down ? "down" : "up", done, s->statements, why);
+                                            rec->down ? "down" : "up", done, s->statements,
+                                            rec->down ? NULL : hashes.data, why);
     rc = ms_fail(c, rc, "%s\nthis section runs outside a transaction: statement %d of %d failed and "
                  "the %d before it stay applied; %s", why ? why : "", done + 1, s->statements, done,
-                 mark == MS_OK ? "the migration is recorded as failed until `moonshift repair` or "
-                 "`moonshift force`" : "recording the failure failed too");
+                 mark != MS_OK ? "recording the failure failed too" : rec->down
+                 ? "the migration is recorded as failed until `moonshift repair` or `moonshift force`"
+                 : "fix the cause and run up again to resume at the failed statement (or `moonshift "
+                   "repair` to start over, `moonshift force` to accept it)");
     free(why);
   }
+  ms_buf_free(&hashes);
   return rc;
 }
 

@@ -71,7 +71,7 @@ void ms_applied_free(ms_applied *a) {
   for (size_t i = 0; i < a->n; i++) {
     ms_applied_row *r = &a->v[i];
     free(r->name); free(r->kind); free(r->checksum); free(r->applied_at); free(r->applied_by);
-    free(r->failed_op); free(r->error);
+    free(r->failed_op); free(r->error); free(r->statement_hashes);
   }
   free(a->v);
   a->v = NULL;
@@ -96,7 +96,7 @@ ms_status ms_tracker_load(ms_ctx *c, ms_applied *out) {
     "SELECT version, name, kind, checksum, "
     "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), duration_ms, applied_by, "
     "row_number() OVER (ORDER BY applied_at, version), failed_op, "
-    "coalesce(statements_done, -1), coalesce(statement_count, -1), error "
+    "coalesce(statements_done, -1), coalesce(statement_count, -1), error, statement_hashes::text "
     "FROM %s ORDER BY version", c->table_sql);
   PGresult *raw = PQexec(c->conn, q.data);
   ms_buf_free(&q);
@@ -125,6 +125,7 @@ ms_status ms_tracker_load(ms_ctx *c, ms_applied *out) {
     row->statements_done = atoi(PQgetvalue(r, i, 9));
     row->statement_count = atoi(PQgetvalue(r, i, 10));
     row->error = PQgetisnull(r, i, 11) ? NULL : strdup(PQgetvalue(r, i, 11));
+    row->statement_hashes = PQgetisnull(r, i, 12) ? NULL : strdup(PQgetvalue(r, i, 12));
     out->n++;
   }
   PQclear(r);
@@ -202,11 +203,16 @@ const ms_applied_row *ms_applied_failed(const ms_applied *a) {
   return NULL;
 }
 
+int ms_applied_resumable(const ms_applied_row *r) {
+  return r->failed_op && strcmp(r->failed_op, "up") == 0 && strcmp(r->kind, "sql") == 0 &&
+         r->statements_done >= 0 && r->statement_hashes != NULL;
+}
+
 ms_status ms_tracker_mark_failed(ms_ctx *c, int64_t version, const char *name, const char *kind,
                                  const char *checksum, const char *op, int done, int total,
-                                 const char *error) {
+                                 const char *hashes, const char *error) {
   char v[24], d[16], t[16];
-  const char *params[8] = { v, name, kind, checksum, op, d, t, error };
+  const char *params[9] = { v, name, kind, checksum, op, d, t, error, hashes };
   snprintf(v, sizeof v, "%" PRId64, version);
   snprintf(d, sizeof d, "%d", done);
   snprintf(t, sizeof t, "%d", total);
@@ -215,12 +221,13 @@ ms_status ms_tracker_mark_failed(ms_ctx *c, int64_t version, const char *name, c
   ms_buf q = {0};
   ms_buf_printf(&q,
     "INSERT INTO %s AS t (version, name, kind, checksum, duration_ms, failed_op, statements_done, "
-    "statement_count, error) VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $8) "
+    "statement_count, error, statement_hashes) VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $8, $9) "
     "ON CONFLICT (version) DO UPDATE SET failed_op = $5, statements_done = $6, "
-    "statement_count = $7, error = $8, applied_at = clock_timestamp()", c->table_sql);
+    "statement_count = $7, error = $8, statement_hashes = $9, applied_at = clock_timestamp()",
+    c->table_sql);
   PGresult *r = NULL;
   char *keep = c->err ? strdup(c->err) : NULL;
-  ms_status st = ms_conn_query(c, q.data, 8, params, &r);
+  ms_status st = ms_conn_query(c, q.data, 9, params, &r);
   ms_buf_free(&q);
   PQclear(r);
   if (st == MS_OK) { free(c->err); c->err = keep; }

@@ -15,6 +15,7 @@ typedef struct ms_applied_row {
   char *failed_op;     /* "up" or "down" when a non-transactional run failed part way, else NULL */
   int statements_done, statement_count;  /* progress of that run (-1 when unknown) */
   char *error;         /* its error */
+  char *statement_hashes;  /* "{h1,h2,...}": hashes of the statements it applied, or NULL */
   int drift;           /* set by ms_drift_check: MS_DRIFT_* */
 } ms_applied_row;
 
@@ -42,7 +43,11 @@ const ms_applied_row *ms_applied_failed(const ms_applied *a);
  * after `done` of `total` statements (-1: unknown), with its error. */
 ms_status ms_tracker_mark_failed(ms_ctx *c, int64_t version, const char *name, const char *kind,
                                  const char *checksum, const char *op, int done, int total,
-                                 const char *error) MS_MUST_CHECK;
+                                 const char *hashes, const char *error) MS_MUST_CHECK;
+
+/* 1 when a failed attempt can be resumed by up: an up of a SQL section run
+ * statement by statement, with the hashes of the statements it applied. */
+int ms_applied_resumable(const ms_applied_row *r);
 
 /* What to write in the tracking table once a migration has run. */
 typedef struct ms_record {
