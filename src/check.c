@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "drift.h"
+#include "jsonout.h"
 #include "pgerr.h"
 #include "project.h"
 #include "source.h"
@@ -50,11 +51,30 @@ ms_status ms_cmd_log(ms_ctx *c) {
     const char *vt = PQgetvalue(r, i, 3);
     if (*vt) ms_fmt_version(c, strtoll(vt, NULL, 10), v, sizeof v);
     first_line(PQgetvalue(r, i, 6), note, sizeof note);
+    ms_json_item(c, "events");
+    ms_json_str(c, "at", PQgetvalue(r, i, 0));
+    ms_json_str(c, "by", PQgetvalue(r, i, 1));
+    ms_json_str(c, "action", PQgetvalue(r, i, 2));
+    if (*vt) ms_json_int(c, "version", strtoll(vt, NULL, 10));
+    ms_json_str(c, "name", PQgetvalue(r, i, 4));
+    if (*PQgetvalue(r, i, 5)) ms_json_int(c, "duration_ms", strtoll(PQgetvalue(r, i, 5), NULL, 10));
+    ms_json_str(c, "note", PQgetvalue(r, i, 6));
+    ms_json_end_item(c);
     ms_out("%s  %-24s  %-12s %-14s %-28s %8s  %s", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
            PQgetvalue(r, i, 2), v, PQgetvalue(r, i, 4), PQgetvalue(r, i, 5), note);
   }
+  ms_json_list(c, "events");
   PQclear(r);
   return MS_OK;
+}
+
+static void problem_json(ms_ctx *c, const char *kind, int64_t version, const char *name, const char *error) {
+  ms_json_item(c, "problems");
+  ms_json_str(c, "problem", kind);
+  ms_json_int(c, "version", version);
+  ms_json_str(c, "name", name);
+  if (error) ms_json_str(c, "error", error);
+  ms_json_end_item(c);
 }
 
 ms_status ms_cmd_check(ms_ctx *c) {
@@ -72,6 +92,7 @@ ms_status ms_cmd_check(ms_ctx *c) {
     char v[32];
     ms_fmt_version(c, m->version, v, sizeof v);
     ms_out("pending: %s %s", v, m->name);
+    problem_json(c, "pending", m->version, m->name, NULL);
     pending++;
   }
   const ms_applied_row *f = ms_applied_failed(&a);
@@ -79,15 +100,24 @@ ms_status ms_cmd_check(ms_ctx *c) {
     const ms_applied_row *r = &a.v[i];
     char v[32], err[200];
     ms_fmt_version(c, r->version, v, sizeof v);
-    if (r->drift == MS_DRIFT_MODIFIED) ms_out("modified: %s %s (its file changed after it was applied)", v, r->name);
-    if (r->drift == MS_DRIFT_MISSING) ms_out("missing: %s %s (applied, but its file is gone)", v, r->name);
+    if (r->drift == MS_DRIFT_MODIFIED) {
+      ms_out("modified: %s %s (its file changed after it was applied)", v, r->name);
+      problem_json(c, "modified", r->version, r->name, NULL);
+    }
+    if (r->drift == MS_DRIFT_MISSING) {
+      ms_out("missing: %s %s (applied, but its file is gone)", v, r->name);
+      problem_json(c, "missing", r->version, r->name, NULL);
+    }
     if (r->failed_op) {
       first_line(r->error, err, sizeof err);
       ms_out("failed: %s %s (%s failed part way: %s)", v, r->name, r->failed_op, err);
+      problem_json(c, "failed", r->version, r->name, r->error);
     }
   }
   ms_status code = f ? MS_ECHECK_FAILED : d.missing ? MS_ECHECK_MISSING : d.modified ? MS_ECHECK_MODIFIED
                  : pending ? MS_ECHECK_PENDING : MS_OK;
+  ms_json_int(c, "version", a.n ? a.v[a.n - 1].version : 0);
+  ms_json_list(c, "problems");
   if (code == MS_OK) {
     char v[32] = "0";
     if (a.n) ms_fmt_version(c, a.v[a.n - 1].version, v, sizeof v);

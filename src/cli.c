@@ -85,6 +85,8 @@ static const char *global_help =
   "                       N times, with growing pauses; default 5\n"
   "  --dry-run            up/down: print what would run, rehearse transactional\n"
   "                       migrations in a transaction that is rolled back\n"
+  "  --json               status, check, log, up, down: one JSON document on stdout\n"
+  "                       (schema in docs/json.md) instead of text\n"
   "  -v, --verbose        more detail (statement durations)\n"
   "  -h, --help           this help; moonshift COMMAND --help for a command\n"
   "  --version            print moonshift's version\n"
@@ -169,6 +171,7 @@ static ms_status set_flag(ms_ctx *c, ms_cli *o, const char *name) {
   else if (strcmp(name, "lua") == 0) o->lua = 1;
   else if (strcmp(name, "allow-out-of-order") == 0) o->opts.allow_out_of_order = 1;
   else if (strcmp(name, "dry-run") == 0) o->opts.dry_run = 1;
+  else if (strcmp(name, "json") == 0) o->opts.json = 1;
   else if (strcmp(name, "allow-modified") == 0) o->opts.allow_modified = 1;
   else return ms_fail(c, MS_EUSAGE, "unknown option -%s%s (see moonshift --help)",
                       name[1] ? "-" : "", name);

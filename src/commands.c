@@ -19,6 +19,7 @@
 
 #include "conn.h"
 #include "drift.h"
+#include "jsonout.h"
 #include "project.h"
 #include "lock.h"
 #include "plan.h"
@@ -31,6 +32,7 @@ static void say_version(const ms_ctx *c, const char *lead) {
   char v[32] = "0";
   if (ms_tracker_load((ms_ctx *)c, &a) == MS_OK) {
     if (a.n) ms_fmt_version(c, a.v[a.n - 1].version, v, sizeof v);
+    ms_json_int((ms_ctx *)c, "version", a.n ? a.v[a.n - 1].version : 0);
     ms_applied_free(&a);
   }
   ms_out("%s; the database is at version %s", lead, v);
@@ -213,6 +215,33 @@ static void status_row(const char *v, const char *name, const char *kind, const 
   ms_out("%-14s  %-*s  %-4s  %-22s  %s", v, nw, name, kind, state, at);
 }
 
+/* The --json form of one status line. */
+static void status_json(ms_ctx *c, const ms_migration *m, const ms_applied_row *r) {
+  const char *state = !r ? "pending" : r->failed_op ? "failed" : r->drift == MS_DRIFT_MODIFIED ? "modified"
+                      : r->drift == MS_DRIFT_MISSING ? "missing" : "applied";
+  ms_json_item(c, "migrations");
+  ms_json_int(c, "version", m ? m->version : r->version);
+  ms_json_str(c, "name", m ? m->name : r->name);
+  ms_json_str(c, "kind", m ? (m->kind == MS_KIND_LUA ? "lua" : "sql") : r->kind);
+  ms_json_str(c, "state", state);
+  ms_json_str(c, "file", m ? m->path : NULL);
+  ms_json_str(c, "applied_at", r ? r->applied_at : NULL);
+  if (r) {
+    ms_json_int(c, "duration_ms", r->duration_ms);
+    ms_json_str(c, "applied_by", r->applied_by);
+    ms_json_str(c, "checksum", r->checksum);
+  }
+  if (r && r->failed_op) {
+    ms_json_str(c, "failed_op", r->failed_op);
+    if (r->statements_done >= 0) {
+      ms_json_int(c, "failed_statement", r->statements_done + 1);
+      ms_json_int(c, "statement_count", r->statement_count);
+    }
+    ms_json_str(c, "error", r->error);
+  }
+  ms_json_end_item(c);
+}
+
 ms_status ms_cmd_status(ms_ctx *c) {
   ms_applied a = {0};
   ms_status st = ms_project_scan(c);
@@ -237,6 +266,7 @@ ms_status ms_cmd_status(ms_ctx *c) {
       char state[64];
       ms_fmt_version(c, m->version, v, sizeof v);
       row_state(is_applied ? r : NULL, state, sizeof state);
+      status_json(c, m, is_applied ? r : NULL);
       status_row(v, m->name, m->kind == MS_KIND_LUA ? "lua" : "sql", state,
                  is_applied ? r->applied_at : "-", nw);
       if (is_applied && r->failed_op) { failed++; j++; }
@@ -245,6 +275,7 @@ ms_status ms_cmd_status(ms_ctx *c) {
       i++;
     } else {
       snprintf(v, sizeof v, "%" PRId64, r->version);
+      status_json(c, NULL, r);
       status_row(v, r->name, r->kind, r->failed_op ? "failed, file missing" : "applied, file missing",
                  r->applied_at, nw);
       applied++;
@@ -252,6 +283,15 @@ ms_status ms_cmd_status(ms_ctx *c) {
       j++;
     }
   }
+  ms_json_list(c, "migrations");
+  ms_json_int(c, "applied", (long long)applied);
+  ms_json_int(c, "pending", (long long)pending);
+  ms_json_int(c, "modified", (long long)modified);
+  ms_json_int(c, "missing", (long long)missing);
+  ms_json_int(c, "failed", (long long)failed);
+  ms_json_str(c, "schema", c->table_schema);
+  ms_json_str(c, "table", c->table_name);
+  ms_json_int(c, "lock_key", c->lock_key);
   char extra[96] = "";
   if (modified) snprintf(extra, sizeof extra, ", %zu modified", modified);
   if (missing) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ", %zu missing", missing);

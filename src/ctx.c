@@ -50,7 +50,12 @@ void ms_ctx_release(ms_ctx *c) {
   c->err = c->table_schema = c->table_name = c->table_sql = c->history_name = c->history_sql = NULL;
 }
 
+static int out_quiet;
+
+void ms_out_quiet(int quiet) { out_quiet = quiet; }
+
 void ms_out(const char *fmt, ...) {
+  if (out_quiet) return;
   va_list ap;
   va_start(ap, fmt);
   vfprintf(stdout, fmt, ap);

@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "jsonout.h"
 #include "runtime.h"
 
 #define MS_VERSION "0.1.0"
@@ -82,10 +83,12 @@ static int l_main(lua_State *L) {
       ms_cli_help(cli.command);
       if (!cli.help) st = ms_fail(c, MS_EUSAGE, "no command given");
     } else {
+      ms_json_begin(c, cli.command);
       st = dispatch(c, &cli);
     }
   }
   if (st != MS_OK) print_error(c);
+  ms_json_finish(c, st);
   ms_ctx_release(c);
   lua_pushinteger(L, st);
   return 1;

@@ -45,6 +45,7 @@ typedef struct ms_opts {
   int dry_run;              /* --dry-run: rehearse in a transaction, roll back */
   int allow_modified;       /* --allow-modified: run although applied files changed */
   int retries;              /* --retries: reruns after lock_timeout (55P03) */
+  int json;                 /* --json: one JSON document instead of text */
   const char *lock_timeout_default;       /* for migrations that set none */
   const char *statement_timeout_default;
 } ms_opts;
@@ -66,6 +67,7 @@ typedef struct ms_ctx {
   char host[256];           /* this machine's name, for the history */
   char sqlstate[6];         /* SQLSTATE of the last failed migration statement */
   int retry_safe;           /* that failure left nothing behind: it may be rerun */
+  void *json;               /* the --json document being built (jsonout.c) */
   int64_t lock_key;
   int locked;
   struct ms_source *src;    /* the discovered migrations */
@@ -82,6 +84,8 @@ void ms_ctx_release(ms_ctx *c);
 /* Prints a line to stdout / stderr. ms_info honours nothing; ms_verbose
  * prints only with -v. All user-facing output goes through these. */
 void ms_out(const char *fmt, ...) MS_PRINTF(1, 2);
+/* ms_out_quiet(1) silences ms_out (the --json document replaces it). */
+void ms_out_quiet(int quiet);
 void ms_verbose(const ms_ctx *c, const char *fmt, ...) MS_PRINTF(2, 3);
 
 /* Wall-clock milliseconds since an arbitrary origin (monotonic). */

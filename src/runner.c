@@ -11,6 +11,7 @@
 
 #include "checksum.h"
 #include "file.h"
+#include "jsonout.h"
 #include "luarun.h"
 #include "sqlrun.h"
 #include "tracker.h"
@@ -85,7 +86,17 @@ ms_status ms_runner_run(ms_ctx *c, ms_migration *m, int down) {
   if (st == MS_OK && c->opts.dry_run)
     ms_out("  then: %s version %" PRId64 " in %s.%s", down ? "delete" : "insert", m->version,
            c->table_schema, c->table_name);
-  else if (st == MS_OK)
+  if (st == MS_OK) {
+    ms_json_item(c, "migrations");
+    ms_json_int(c, "version", m->version);
+    ms_json_str(c, "name", m->name);
+    ms_json_str(c, "kind", rec.kind);
+    ms_json_str(c, "direction", down ? "down" : "up");
+    ms_json_int(c, "duration_ms", (long long)(ms_now_ms() - rec.t0));
+    if (c->opts.dry_run) ms_json_bool(c, "dry_run", 1);
+    ms_json_end_item(c);
+  }
+  if (st == MS_OK && !c->opts.dry_run)
     ms_out("%s %0*" PRId64 " %s (%.0f ms)", down ? "reverted" : "applied", m->vwidth, m->version,
            m->name, ms_now_ms() - rec.t0);
   return st;

@@ -189,7 +189,7 @@ ms_status ms_source_scan(ms_ctx *c, const char *dir, ms_source *out) {
   ms_buf errs = {0};
   ms_status st = collect(c, dir, out, &errs);
   if (st == MS_OK) {
-    qsort(out->v, out->n, sizeof *out->v, cmp_version);
+    if (out->n) qsort(out->v, out->n, sizeof *out->v, cmp_version);
     merge(out, &errs);
     out->dir = strdup(dir);
     if (errs.len > 0)
