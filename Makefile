@@ -2,7 +2,7 @@
 # and embedding), build/libmoonshift.a (C API). Objects live under build/.
 PREFIX    ?= /usr/local
 CC        ?= gcc
-PKGS      := lua5.4 libpq libcrypto
+PKGS      := lua5.4 libpq libcrypto jansson
 CFLAGS    ?= -O2 -g
 WARN      := -Wall -Wextra -Werror -Wshadow -Wundef -Wwrite-strings \
              -Wmissing-prototypes -Wstrict-prototypes
@@ -22,7 +22,7 @@ bin/moonshift: build/obj/main.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 build/moonshift.so: $(LIB_OBJ)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libpq libcrypto) -lm
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libpq libcrypto jansson) -lm
 
 build/libmoonshift.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^

@@ -5,7 +5,7 @@
 # Add a package by adding it to PACKAGES.
 set -eu
 
-PACKAGES="build-essential pkg-config lua5.4 liblua5.4-dev libpq-dev libssl-dev
+PACKAGES="build-essential pkg-config lua5.4 liblua5.4-dev libpq-dev libssl-dev libjansson-dev
 postgresql-15 postgresql-client-15 lua-busted"
 
 # shellcheck disable=SC2086  # PACKAGES is a list of words
