@@ -39,6 +39,9 @@ static const cmd_help commands[] = {
   { "accept", "moonshift accept VERSION...",
     "Records the current checksum of applied migrations whose files were edited on\n"
     "purpose, so that up stops refusing to run. The old and new checksums are printed." },
+  { "unlock", "moonshift unlock",
+    "With --lock=table: releases the lease row of a runner that is gone (its lease\n"
+    "expired, or no session of it is connected). A live owner's lease is left alone." },
   { "repair", "moonshift repair VERSION",
     "Forgets the failed attempt of a migration that failed part way outside a transaction,\n"
     "so that the next up (or down) runs it again. Fix what it left behind first." },
@@ -68,6 +71,7 @@ static const char *global_help =
   "  accept    accept the edited file of an applied migration (new checksum)\n"
   "  baseline  record migrations up to a version as applied without running them\n"
   "  repair    forget a migration's failed attempt so it runs again\n"
+  "  unlock    release the lease (--lock=table) of a runner that is gone\n"
   "  force     record a migration as applied (or a failed down as rolled back)\n"
   "\n"
   "options:\n"
@@ -79,6 +83,9 @@ static const char *global_help =
   "  --to VERSION         up: stop after VERSION; down: roll back above VERSION\n"
   "  --lock-timeout DUR   give up waiting for the migration lock (e.g. 30s, 5m);\n"
   "                       default: wait\n"
+  "  --lock MODE          advisory (default: a session advisory lock) or table (a lease\n"
+  "                       row, safe through PgBouncer in transaction pooling)\n"
+  "  --lock-lease DUR     with --lock=table: how long a lease lasts unrenewed; 30s\n"
   "  --allow-out-of-order apply pending versions older than the newest applied one\n"
   "  --allow-modified     up: run although applied migrations' files changed\n"
   "  --retries N          rerun a migration stopped by its lock_timeout (55P03) up to\n"
@@ -138,7 +145,8 @@ static int parse_version(const char *s, int64_t *out) {
 }
 
 /* Options that take a value. */
-static const char *const valued[] = { "url", "dir", "table", "to", "lock-timeout", "retries", NULL };
+static const char *const valued[] = { "url", "dir", "table", "to", "lock-timeout", "retries", "lock",
+                                      "lock-lease", NULL };
 
 static int takes_value(const char *name) {
   for (int i = 0; valued[i]; i++) if (strcmp(valued[i], name) == 0) return 1;
@@ -149,7 +157,14 @@ static ms_status set_value(ms_ctx *c, ms_cli *o, const char *name, const char *v
   if (strcmp(name, "url") == 0) o->opts.url = v;
   else if (strcmp(name, "dir") == 0) o->opts.dir = v;
   else if (strcmp(name, "table") == 0) o->opts.table = v;
-  else if (strcmp(name, "retries") == 0) {
+  else if (strcmp(name, "lock") == 0) {
+    if (strcmp(v, "advisory") == 0) o->opts.lock_mode = MS_LOCK_ADVISORY;
+    else if (strcmp(v, "table") == 0) o->opts.lock_mode = MS_LOCK_TABLE;
+    else return ms_fail(c, MS_EUSAGE, "--lock takes advisory or table, not '%s'", v);
+  } else if (strcmp(name, "lock-lease") == 0) {
+    if (parse_duration(v, &o->opts.lock_lease) != 0 || o->opts.lock_lease < 0.5)
+      return ms_fail(c, MS_EUSAGE, "--lock-lease takes a duration of at least 500ms, such as 30s, not '%s'", v);
+  } else if (strcmp(name, "retries") == 0) {
     char *end;
     long n = strtol(v, &end, 10);
     if (*end || n < 0 || n > 100) return ms_fail(c, MS_EUSAGE, "--retries takes a number from 0 to 100, not '%s'", v);
@@ -182,6 +197,7 @@ ms_status ms_cli_parse(ms_ctx *c, int argc, char **argv, ms_cli *o) {
   memset(o, 0, sizeof *o);
   o->opts.lock_timeout = -1;
   o->opts.retries = 5;
+  o->opts.lock_lease = 30;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     ms_status st = MS_OK;

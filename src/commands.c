@@ -90,7 +90,9 @@ static ms_status dry_end(ms_ctx *c, ms_status st, size_t done, const char *what)
 static ms_status run_plan(ms_ctx *c, const ms_plan *p, int down, size_t *done) {
   *done = 0;
   for (size_t i = 0; i < p->n; i++) {
-    ms_status st = ms_runner_run(c, p->v[i], down);
+    ms_status st = ms_lock_check(c);
+    if (st != MS_OK) return st;
+    st = ms_runner_run(c, p->v[i], down);
     if (st != MS_OK) {
       char v[32];
       char *why = strdup(c->err ? c->err : "");

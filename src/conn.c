@@ -31,25 +31,30 @@ static void one_line(ms_buf *b, const char *msg) {
   ms_buf_free(&raw);
 }
 
-ms_status ms_conn_open(ms_ctx *c) {
+ms_status ms_conn_connect(ms_ctx *c, const char *appname, struct pg_conn **out) {
   const char *keys[4], *vals[4];
   int n = 0;
   if (!getenv("PGCONNECT_TIMEOUT")) { keys[n] = "connect_timeout"; vals[n++] = "10"; }
-  keys[n] = "fallback_application_name"; vals[n++] = "moonshift";
+  keys[n] = "fallback_application_name"; vals[n++] = appname;
   if (c->opts.url && *c->opts.url) { keys[n] = "dbname"; vals[n++] = c->opts.url; }
   keys[n] = NULL; vals[n] = NULL;
-  c->conn = PQconnectdbParams(keys, vals, 1);
-  if (c->conn && PQstatus(c->conn) == CONNECTION_OK) {
-    PQsetNoticeProcessor(c->conn, notice, NULL);
+  PGconn *conn = PQconnectdbParams(keys, vals, 1);
+  *out = NULL;
+  if (conn && PQstatus(conn) == CONNECTION_OK) {
+    PQsetNoticeProcessor(conn, notice, NULL);
+    *out = conn;
     return MS_OK;
   }
   ms_buf b = {0};
-  one_line(&b, c->conn ? PQerrorMessage(c->conn) : "out of memory");
+  one_line(&b, conn ? PQerrorMessage(conn) : "out of memory");
   ms_status st = ms_fail(c, MS_ECONNECT, "cannot connect to the database: %s", b.data);
   ms_buf_free(&b);
-  PQfinish(c->conn);
-  c->conn = NULL;
+  PQfinish(conn);
   return st;
+}
+
+ms_status ms_conn_open(ms_ctx *c) {
+  return ms_conn_connect(c, "moonshift", &c->conn);
 }
 
 ms_status ms_conn_failure(const ms_ctx *c) {
@@ -88,6 +93,12 @@ ms_status ms_conn_query(ms_ctx *c, const char *sql, int nparams, const char *con
   ms_status st = ms_conn_report(c, r);
   PQclear(r);
   return st;
+}
+
+static void no_notice(void *arg, const char *msg) { (void)arg; (void)msg; }
+
+void ms_conn_notices(ms_ctx *c, int on) {
+  PQsetNoticeProcessor(c->conn, on ? notice : no_notice, NULL);
 }
 
 void ms_conn_recover(ms_ctx *c) {

@@ -12,6 +12,10 @@ struct pg_result;
  * one. Returns MS_ECONNECT with a one-line cause (no password) on failure. */
 ms_status ms_conn_open(ms_ctx *c) MS_MUST_CHECK;
 
+/* Opens another connection with the same settings (and fallback
+ * application_name appname) into *out. */
+ms_status ms_conn_connect(ms_ctx *c, const char *appname, struct pg_conn **out) MS_MUST_CHECK;
+
 /* Runs sql (no parameters, one or more statements); on error fills c->err
  * with a one-line report and returns MS_EFAILED, or MS_ECONNECT when the
  * connection is gone. The result is cleared. */
@@ -33,6 +37,10 @@ ms_status ms_conn_report(ms_ctx *c, const struct pg_result *r);
 /* Returns the status for a failed result: MS_ECONNECT when the connection is
  * gone, else MS_EFAILED. */
 ms_status ms_conn_failure(const ms_ctx *c);
+
+/* Routes the server's notices to stderr (on, the default after connecting)
+ * or drops them (off: around statements whose notices are expected). */
+void ms_conn_notices(ms_ctx *c, int on);
 
 /* After a failure: rolls back an open transaction and resets session
  * settings, so the next migration starts clean. Best effort. */

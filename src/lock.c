@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "checksum.h"
 #include "conn.h"
+#include "lease.h"
 
 int64_t ms_lock_key(const char *schema, const char *name) {
   ms_buf b = {0};
@@ -55,7 +56,27 @@ static void show_holder(ms_ctx *c, const char *key) {
   PQclear(r);
 }
 
+/* Through a pooler, libpq's backend PID (PgBouncer's own cancel key) is not
+ * the server's: a session advisory lock may then outlive our transaction on
+ * a server connection that other clients share. */
+static ms_status refuse_pooler(ms_ctx *c) {
+  PGresult *r = NULL;
+  ms_status st = ms_conn_query(c, "SELECT pg_catalog.pg_backend_pid()", 0, NULL, &r);
+  if (st != MS_OK) return st;
+  int server_pid = atoi(PQgetvalue(r, 0, 0));
+  PQclear(r);
+  if (server_pid == PQbackendPID(c->conn)) return MS_OK;
+  return ms_fail(c, MS_EUSAGE, "this connection goes through a connection pooler (PgBouncer?), where a "
+                 "session advisory lock is not safe in transaction pooling; use --lock=table (or "
+                 "--lock=advisory if the pooler runs in session mode)");
+}
+
 ms_status ms_lock_acquire(ms_ctx *c) {
+  if (c->opts.lock_mode == MS_LOCK_TABLE) return ms_lease_acquire(c);
+  if (c->opts.lock_mode == MS_LOCK_AUTO) {
+    ms_status st = refuse_pooler(c);
+    if (st != MS_OK) return st;
+  }
   char key[24];
   const char *params[1] = { key };
   snprintf(key, sizeof key, "%" PRId64, c->lock_key);
@@ -81,7 +102,12 @@ ms_status ms_lock_acquire(ms_ctx *c) {
   }
 }
 
+ms_status ms_lock_check(ms_ctx *c) {
+  return c->opts.lock_mode == MS_LOCK_TABLE ? ms_lease_check(c) : MS_OK;
+}
+
 void ms_lock_release(ms_ctx *c) {
+  if (c->opts.lock_mode == MS_LOCK_TABLE) { ms_lease_release(c); return; }
   char key[24];
   const char *params[1] = { key };
   PGresult *r = NULL;

@@ -1,4 +1,5 @@
-/* lock.h: the migration lock, a PostgreSQL session advisory lock. */
+/* lock.h: the migration lock: a PostgreSQL session advisory lock, or with
+ * --lock=table the lease of lease.c. */
 #ifndef MS_LOCK_H
 #define MS_LOCK_H
 
@@ -12,6 +13,10 @@ int64_t ms_lock_key(const char *schema, const char *name);
  * with no transaction open; prints who holds it while waiting. Returns
  * MS_ELOCK after opts.lock_timeout seconds (if >= 0). */
 ms_status ms_lock_acquire(ms_ctx *c) MS_MUST_CHECK;
+
+/* MS_ELOCK when the lock is no longer ours (a table lease taken over):
+ * checked before each migration. */
+ms_status ms_lock_check(ms_ctx *c) MS_MUST_CHECK;
 
 /* Releases the lock if held (best effort; the server drops it with the
  * session anyway). */

@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "lbridge.h"
 #include "ldb.h"
+#include "lease.h"
 #include "sqlfile.h"
 
 /* Pushes a new environment for m: require("moonshift.sandbox").env(info). */
@@ -188,6 +189,7 @@ ms_status ms_luarun_run(ms_ctx *c, ms_migration *m, const ms_record *rec) {
   if (st == MS_OK && tx) st = check_tx_state(c, m);
   if (st == MS_OK) {
     ms_buf q = {0};
+    if (ms_lease_fence_sql(c, &q)) ms_buf_puts(&q, ";\n");
     ms_tracker_record_sql(c, &q, rec, tx);
     ms_buf_printf(&q, ";\n%sRESET ALL", tx ? "COMMIT;\n" : "");
     st = ms_conn_exec(c, q.data);

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "jsonout.h"
+#include "lease.h"
 #include "runtime.h"
 
 #define MS_VERSION "0.1.0"
@@ -56,6 +57,7 @@ static ms_status dispatch(ms_ctx *c, const ms_cli *cli) {
   if (strcmp(cmd, "version") == 0) return ms_cmd_version(c);
   const char *arg = cli->nargs > 0 ? cli->args[0] : NULL;
   if (strcmp(cmd, "repair") == 0) return ms_cmd_repair(c, arg);
+  if (strcmp(cmd, "unlock") == 0) return ms_cmd_unlock(c);
   if (strcmp(cmd, "force") == 0) return ms_cmd_force(c, arg);
   if (strcmp(cmd, "baseline") == 0) return ms_cmd_baseline(c, arg);
   if (strcmp(cmd, "accept") == 0) return ms_cmd_accept(c, cli->args, cli->nargs);

@@ -33,6 +33,8 @@ typedef enum ms_status {
   MS_ECHECK_FAILED = 8     /* a migration failed part way and awaits repair/force */
 } ms_status;
 
+enum { MS_LOCK_AUTO = 0, MS_LOCK_ADVISORY = 1, MS_LOCK_TABLE = 2 };
+
 typedef struct ms_opts {
   const char *url;          /* --url / DATABASE_URL; NULL: libpq defaults */
   const char *dir;          /* --dir / MOONSHIFT_DIR; default "migrations" */
@@ -41,6 +43,8 @@ typedef struct ms_opts {
   int64_t to;               /* --to VERSION */
   int has_to;
   double lock_timeout;      /* seconds; < 0 waits forever */
+  int lock_mode;            /* MS_LOCK_AUTO, MS_LOCK_ADVISORY or MS_LOCK_TABLE (--lock) */
+  double lock_lease;        /* --lock-lease: seconds a table lease lasts unrenewed */
   int allow_out_of_order;   /* --allow-out-of-order */
   int dry_run;              /* --dry-run: rehearse in a transaction, roll back */
   int allow_modified;       /* --allow-modified: run although applied files changed */
@@ -68,6 +72,7 @@ typedef struct ms_ctx {
   char sqlstate[6];         /* SQLSTATE of the last failed migration statement */
   int retry_safe;           /* that failure left nothing behind: it may be rerun */
   void *json;               /* the --json document being built (jsonout.c) */
+  void *lease;              /* the table lease and its renewer (lease.c) */
   int64_t lock_key;
   int locked;
   struct ms_source *src;    /* the discovered migrations */

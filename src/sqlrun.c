@@ -18,6 +18,7 @@
 #include "checksum.h"
 #include "conn.h"
 #include "file.h"
+#include "lease.h"
 #include "pgerr.h"
 #include "sqlfile.h"
 #include "sqlsplit.h"
@@ -257,7 +258,7 @@ static ms_status collect(ms_ctx *c, const section *s, const queued *q, int n) {
  * every error pinned to its own statement. */
 #define PIPE_BATCH 256
 static ms_status run_pipelined(ms_ctx *c, section *s, const ms_record *rec) {
-  queued q[PIPE_BATCH + 4];
+  queued q[PIPE_BATCH + 8];
   int n = 0;
   ms_split sp;
   ms_stmt st;
@@ -276,6 +277,11 @@ static ms_status run_pipelined(ms_ctx *c, section *s, const ms_record *rec) {
     free(sql);
     drop_piece(s, &st);
     if (rc == MS_OK && n >= PIPE_BATCH) { rc = collect(c, s, q, n); n = 0; }
+  }
+  if (rc == MS_OK) {
+    ms_buf b = {0};
+    if (ms_lease_fence_sql(c, &b)) rc = queue(c, b.data, &q[n++], SIZE_MAX, 0);
+    ms_buf_free(&b);
   }
   if (rc == MS_OK) {
     ms_buf b = {0};
@@ -469,6 +475,7 @@ static ms_status run_stepwise(ms_ctx *c, section *s, const ms_record *rec) {
   c->retry_safe = tx || done == 0;
   if (rc == MS_OK) {
     ms_buf q = {0};
+    if (ms_lease_fence_sql(c, &q)) ms_buf_puts(&q, ";\n");
     ms_tracker_record_sql(c, &q, rec, tx);
     ms_buf_printf(&q, ";\n%sRESET ALL", tx ? "COMMIT;\n" : "");
     rc = ms_conn_exec(c, q.data);
