@@ -52,6 +52,13 @@ demo: deps
 demo-stop:
 	sh spec/support/pgtmp.sh stop .moonshift-demo
 
+# Benchmarks against a throwaway PostgreSQL 15 (bench/run.sh); writes
+# docs/benchmarks.md. BENCH_QUICK=1 make bench: small sizes, a few minutes.
+bench: all
+	sh bench/run.sh
+
+.PHONY: bench
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib
 	install -m 755 bin/moonshift $(DESTDIR)$(PREFIX)/bin/moonshift
