@@ -75,6 +75,8 @@ static const char *global_help =
   "  force     record a migration as applied (or a failed down as rolled back)\n"
   "\n"
   "options:\n"
+  "  --config FILE        project config (default ./moonshift.lua when present)\n"
+  "  --env NAME           environment of the config; env MOONSHIFT_ENV\n"
   "  --url URL            database (postgres:// URL or conninfo); env DATABASE_URL;\n"
   "                       default: libpq's (PGHOST, PGDATABASE, ~/.pgpass, ...)\n"
   "  --dir DIR            migrations folder; env MOONSHIFT_DIR; default ./migrations\n"
@@ -146,7 +148,7 @@ static int parse_version(const char *s, int64_t *out) {
 
 /* Options that take a value. */
 static const char *const valued[] = { "url", "dir", "table", "to", "lock-timeout", "retries", "lock",
-                                      "lock-lease", NULL };
+                                      "lock-lease", "config", "env", NULL };
 
 static int takes_value(const char *name) {
   for (int i = 0; valued[i]; i++) if (strcmp(valued[i], name) == 0) return 1;
@@ -155,6 +157,8 @@ static int takes_value(const char *name) {
 
 static ms_status set_value(ms_ctx *c, ms_cli *o, const char *name, const char *v) {
   if (strcmp(name, "url") == 0) o->opts.url = v;
+  else if (strcmp(name, "config") == 0) o->config = v;
+  else if (strcmp(name, "env") == 0) o->env = v;
   else if (strcmp(name, "dir") == 0) o->opts.dir = v;
   else if (strcmp(name, "table") == 0) o->opts.table = v;
   else if (strcmp(name, "lock") == 0) {
@@ -197,7 +201,6 @@ ms_status ms_cli_parse(ms_ctx *c, int argc, char **argv, ms_cli *o) {
   memset(o, 0, sizeof *o);
   o->opts.lock_timeout = -1;
   o->opts.retries = 5;
-  o->opts.lock_lease = 30;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     ms_status st = MS_OK;
@@ -228,7 +231,6 @@ ms_status ms_cli_parse(ms_ctx *c, int argc, char **argv, ms_cli *o) {
   }
   if (!o->opts.url) o->opts.url = getenv("DATABASE_URL");
   if (!o->opts.dir) o->opts.dir = getenv("MOONSHIFT_DIR");
-  if (o->command && !ms_cli_known(o->command))
-    return ms_fail(c, MS_EUSAGE, "unknown command '%s' (see moonshift --help)", o->command);
+  if (!o->env) o->env = getenv("MOONSHIFT_ENV");
   return MS_OK;
 }

@@ -9,6 +9,8 @@ typedef struct ms_cli {
   const char *args[64];    /* positional arguments after the command */
   int nargs;
   int help, version, lua;
+  const char *config;      /* --config FILE */
+  const char *env;         /* --env NAME / MOONSHIFT_ENV */
   ms_opts opts;
 } ms_cli;
 

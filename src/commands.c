@@ -17,6 +17,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "config.h"
 #include "conn.h"
 #include "drift.h"
 #include "jsonout.h"
@@ -86,9 +87,20 @@ static ms_status dry_end(ms_ctx *c, ms_status st, size_t done, const char *what)
   return st;
 }
 
-/* Runs the plan in order; stops at the first failure. */
+/* Runs the plan in order, between the before_all and after_all hooks;
+ * stops at the first failure. */
+static ms_status run_steps(ms_ctx *c, const ms_plan *p, int down, size_t *done);
+
 static ms_status run_plan(ms_ctx *c, const ms_plan *p, int down, size_t *done) {
+  const char *dir = down ? "down" : "up";
   *done = 0;
+  ms_status st = ms_hook_all(c, "before_all", dir, 1, 0);
+  if (st == MS_OK) st = run_steps(c, p, down, done);
+  ms_status after = ms_hook_all(c, "after_all", dir, st == MS_OK, (long)*done);
+  return st != MS_OK ? st : after;
+}
+
+static ms_status run_steps(ms_ctx *c, const ms_plan *p, int down, size_t *done) {
   for (size_t i = 0; i < p->n; i++) {
     ms_status st = ms_lock_check(c);
     if (st != MS_OK) return st;
@@ -99,6 +111,7 @@ static ms_status run_plan(ms_ctx *c, const ms_plan *p, int down, size_t *done) {
       if (!c->opts.dry_run && st != MS_ECONNECT)
         ms_tracker_history(c, p->v[i]->version, p->v[i]->name, down ? "down failed" : "up failed",
                            -1, why, NULL);
+      if (st != MS_ECONNECT) ms_hook_error(c, p->v[i], down ? "down" : "up", why);
       ms_fmt_version(c, p->v[i]->version, v, sizeof v);
       st = ms_fail(c, st, "%s\nmigration %s %s failed; %zu before it in this run %s", why ? why : "",
                    v, p->v[i]->name, *done, down ? "were rolled back" : "stay applied");

@@ -143,8 +143,10 @@ static int push_params(lua_State *L, int first, const char ***out) {
       break;
     case LUA_TSTRING: lua_pushvalue(L, idx); break;
     default:
-      return luaL_error(L, "parameter $%d: cannot send a %s to the database", i + 1,
-                        luaL_typename(L, idx));
+      push_where(L);
+      lua_pushfstring(L, "%s%sparameter $%d: cannot send a %s to the database", lua_tostring(L, -1),
+                      lua_rawlen(L, -1) ? " " : "", i + 1, luaL_typename(L, idx));
+      return lua_error(L);
     }
     vals[i] = lua_tostring(L, -1);
   }

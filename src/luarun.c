@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "lbridge.h"
+#include "config.h"
 #include "ldb.h"
 #include "lease.h"
 #include "sqlfile.h"
@@ -165,6 +166,8 @@ ms_status ms_luarun_run(ms_ctx *c, ms_migration *m, const ms_record *rec) {
   c->retry_safe = tx;
   if (tx && !c->opts.dry_run) st = ms_conn_exec(c, "BEGIN");
   if (st == MS_OK && (tx || !c->opts.dry_run)) st = set_timeouts(c, tx);
+  if (st == MS_OK && (tx || !c->opts.dry_run))
+    st = ms_hook_each(c, "before_each", m, rec->down ? "down" : "up", 0);
   lua_getfield(L, -1, rec->down ? "down" : "up");
   ms_ldb_push(L, c);
   if (st != MS_OK) {
@@ -176,6 +179,7 @@ ms_status ms_luarun_run(ms_ctx *c, ms_migration *m, const ms_record *rec) {
     /* rehearsed inside the caller's transaction; db methods print their SQL */
     if (!tx) printf("  (runs outside a transaction: not rehearsed)\n");
     else if (ms_lua_pcall(L, 1, 0) != LUA_OK) st = ms_lua_fail(c, MS_EFAILED, NULL);
+    if (st == MS_OK && tx) st = ms_hook_each(c, "after_each", m, rec->down ? "down" : "up", ms_now_ms() - rec->t0);
     if (st == MS_OK && tx) {
       ms_buf q = {0};
       ms_tracker_record_sql(c, &q, rec, 1);
@@ -187,6 +191,7 @@ ms_status ms_luarun_run(ms_ctx *c, ms_migration *m, const ms_record *rec) {
   }
   if (ms_lua_pcall(L, 1, 0) != LUA_OK) st = ms_lua_fail(c, MS_EFAILED, NULL);
   if (st == MS_OK && tx) st = check_tx_state(c, m);
+  if (st == MS_OK) st = ms_hook_each(c, "after_each", m, rec->down ? "down" : "up", ms_now_ms() - rec->t0);
   if (st == MS_OK) {
     ms_buf q = {0};
     if (ms_lease_fence_sql(c, &q)) ms_buf_puts(&q, ";\n");

@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "config.h"
 #include "jsonout.h"
 #include "lease.h"
 #include "runtime.h"
@@ -63,7 +64,8 @@ static ms_status dispatch(ms_ctx *c, const ms_cli *cli) {
   if (strcmp(cmd, "accept") == 0) return ms_cmd_accept(c, cli->args, cli->nargs);
   if (strcmp(cmd, "new") == 0)
     return ms_cmd_new(c, cli->nargs > 0 ? cli->args[0] : NULL, cli->lua);
-  return ms_fail(c, MS_EUSAGE, "unknown command '%s'", cmd);
+  if (ms_config_has_command(c, cmd)) return ms_config_command(c, cmd, cli->args, cli->nargs);
+  return ms_fail(c, MS_EUSAGE, "unknown command '%s' (see moonshift --help)", cmd);
 }
 
 static int l_main(lua_State *L) {
@@ -80,12 +82,19 @@ static int l_main(lua_State *L) {
   ms_status st = ms_cli_parse(c, a->argc, a->argv, &cli);
   if (st == MS_OK) {
     c->opts = cli.opts;
+    if (!cli.version) st = ms_config_load(c, cli.config, cli.env);
+    if (c->opts.lock_lease <= 0) c->opts.lock_lease = 30;
+  }
+  if (st == MS_OK) {
     if (cli.version) printf("moonshift %s\n", MS_VERSION);
     else if (cli.help || !cli.command) {
-      ms_cli_help(cli.command);
-      if (!cli.help) st = ms_fail(c, MS_EUSAGE, "no command given");
+      if (!ms_cli_help(cli.command) && !ms_config_has_command(c, cli.command))
+        st = ms_fail(c, MS_EUSAGE, "unknown command '%s' (see moonshift --help)", cli.command);
+      else if (!cli.command) ms_config_help(c);
+      if (!cli.help && st == MS_OK) st = ms_fail(c, MS_EUSAGE, "no command given");
     } else {
       ms_json_begin(c, cli.command);
+      c->command = cli.command;
       st = dispatch(c, &cli);
     }
   }

@@ -44,7 +44,7 @@ typedef struct ms_opts {
   int has_to;
   double lock_timeout;      /* seconds; < 0 waits forever */
   int lock_mode;            /* MS_LOCK_AUTO, MS_LOCK_ADVISORY or MS_LOCK_TABLE (--lock) */
-  double lock_lease;        /* --lock-lease: seconds a table lease lasts unrenewed */
+  double lock_lease;        /* --lock-lease: seconds a table lease lasts unrenewed (0: unset) */
   int allow_out_of_order;   /* --allow-out-of-order */
   int dry_run;              /* --dry-run: rehearse in a transaction, roll back */
   int allow_modified;       /* --allow-modified: run although applied files changed */
@@ -73,6 +73,8 @@ typedef struct ms_ctx {
   int retry_safe;           /* that failure left nothing behind: it may be rerun */
   void *json;               /* the --json document being built (jsonout.c) */
   void *lease;              /* the table lease and its renewer (lease.c) */
+  int config_ref;           /* registry ref of the resolved config, or LUA_NOREF (-2) */
+  const char *command;      /* the command being run (for hooks' ctx) */
   int64_t lock_key;
   int locked;
   struct ms_source *src;    /* the discovered migrations */

@@ -17,6 +17,7 @@
 
 #include "checksum.h"
 #include "conn.h"
+#include "config.h"
 #include "file.h"
 #include "lease.h"
 #include "pgerr.h"
@@ -34,6 +35,7 @@ typedef struct section {
   size_t scanned;      /* section offset the splitter's progress reached */
   int resume_done;     /* statements a failed attempt already applied */
   const char *resume_hashes;  /* their hashes, "{h1,...}" */
+  const ms_migration *m;
 } section;
 
 static void drop_file_behind(void *ud, size_t pos) {
@@ -54,6 +56,7 @@ static ms_status open_section(ms_ctx *c, const ms_migration *m, int down, sectio
   ms_buf_free(&err);
   if (st != MS_OK) return st;
   s->sec = down ? &s->sf.down : &s->sf.up;
+  s->m = m;
   s->resume_done = down ? 0 : m->resume_done;
   s->resume_hashes = down ? NULL : m->resume_hashes;
   if (!s->sec->present)
@@ -107,7 +110,7 @@ static ms_status scan_section(ms_ctx *c, section *s) {
   ms_stmt st;
   int rc;
   split_section(s, &sp);
-  s->stepwise = !s->sec->transaction || c->opts.verbose || c->opts.dry_run;
+  s->stepwise = !s->sec->transaction || c->opts.verbose || c->opts.dry_run || ms_hook_has_each(c);
   while ((rc = ms_split_next(&sp, &st)) == 1) {
     drop_piece(s, &st);
     if (st.cls == MS_CLASS_EMPTY || st.cls == MS_CLASS_META_SKIP) {
@@ -319,7 +322,9 @@ static ms_status run_dry(ms_ctx *c, section *s, const ms_record *rec) {
   ms_split sp;
   ms_stmt st;
   int k = 0, tx = s->sec->transaction;
+  const char *dir = rec->down ? "down" : "up";
   ms_status rc = tx ? set_timeouts(c, s->sec) : MS_OK;
+  if (rc == MS_OK && tx) rc = ms_hook_each(c, "before_each", s->m, dir, 0);
   if (!tx) printf("  (runs outside a transaction: listed, not rehearsed)\n");
   split_section(s, &sp);
   while (rc == MS_OK && ms_split_next(&sp, &st) == 1) {
@@ -327,6 +332,7 @@ static ms_status run_dry(ms_ctx *c, section *s, const ms_record *rec) {
     show_stmt(s, &st, ++k);
     if (tx) rc = run_stmt(c, s, &st);
   }
+  if (rc == MS_OK && tx) rc = ms_hook_each(c, "after_each", s->m, dir, ms_now_ms() - rec->t0);
   if (rc == MS_OK && tx) {
     ms_buf q = {0};
     ms_tracker_record_sql(c, &q, rec, 1);
@@ -448,8 +454,10 @@ static ms_status run_stepwise(ms_ctx *c, section *s, const ms_record *rec) {
   ms_stmt st;
   ms_buf hashes = {0};
   int done = 0, k = 0, tx = s->sec->transaction;
+  const char *dir = rec->down ? "down" : "up";
   ms_status rc = tx ? ms_conn_exec(c, "BEGIN") : MS_OK;
   if (rc == MS_OK) rc = set_timeouts(c, s->sec);
+  if (rc == MS_OK) rc = ms_hook_each(c, "before_each", s->m, dir, 0);
   if (!tx && s->resume_done > 0)
     fprintf(stderr, "moonshift: resuming %s at statement %d of %d (the failed attempt applied the "
             "ones before it)\n", s->path, s->resume_done + 1, s->statements);
@@ -473,6 +481,7 @@ static ms_status run_stepwise(ms_ctx *c, section *s, const ms_record *rec) {
   }
   ms_buf_puts(&hashes, "}");
   c->retry_safe = tx || done == 0;
+  if (rc == MS_OK) rc = ms_hook_each(c, "after_each", s->m, dir, ms_now_ms() - rec->t0);
   if (rc == MS_OK) {
     ms_buf q = {0};
     if (ms_lease_fence_sql(c, &q)) ms_buf_puts(&q, ";\n");
