@@ -66,18 +66,23 @@ void ms_json_end_item(ms_ctx *c) {
   if (d) d->item = NULL;
 }
 
-void ms_json_finish(ms_ctx *c, ms_status st) {
+char *ms_json_take(ms_ctx *c, ms_status st) {
   doc *d = c->json;
-  if (!d) return;
+  if (!d) return NULL;
   d->item = NULL;
   json_object_set_new(d->root, "ok", json_boolean(st == MS_OK));
   json_object_set_new(d->root, "exit_code", json_integer(st));
   json_object_set_new(d->root, "error", st != MS_OK && c->err ? json_string(c->err) : json_null());
   char *text = json_dumps(d->root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-  if (text) printf("%s\n", text);
-  fflush(stdout);
-  free(text);
   json_decref(d->root);
   free(d);
   c->json = NULL;
+  return text;
+}
+
+void ms_json_finish(ms_ctx *c, ms_status st) {
+  char *text = ms_json_take(c, st);
+  if (text) printf("%s\n", text);
+  fflush(stdout);
+  free(text);
 }

@@ -26,6 +26,10 @@ void ms_json_end_item(ms_ctx *c);
 /* Ensures the document has an (empty) array `list`. */
 void ms_json_list(ms_ctx *c, const char *list);
 
+/* Adds ok, exit_code and error and returns the document as text (caller
+ * frees; NULL when none was being built), freeing the document. */
+char *ms_json_take(ms_ctx *c, ms_status st);
+
 /* Adds ok, exit_code and error, prints the document, and frees it. */
 void ms_json_finish(ms_ctx *c, ms_status st);
 

@@ -17,6 +17,7 @@
 #include "sqlsplit.h"
 
 int luaopen_moonshift(lua_State *L);
+void ms_lapi_open(lua_State *L);
 
 static const char *role_name(ms_name_role r) {
   static const char *const names[] = { "ignored", "single", "up", "down", "bad" };
@@ -132,5 +133,6 @@ int luaopen_moonshift(lua_State *L) {
   ms_runtime_preload(L);
   luaL_newlib(L, funcs);
   ms_lsplit_open(L);
+  ms_lapi_open(L);
   return 1;
 }

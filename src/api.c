@@ -1,0 +1,113 @@
+/* api.c: the public C API of moonshift.h. Each call runs one command on a
+ * fresh run context inside a protected Lua call (as main does), with the
+ * --json document captured instead of printed. Uses commands, jsonout and
+ * runtime. */
+#include "moonshift.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "commands.h"
+#include "jsonout.h"
+#include "runtime.h"
+
+struct moonshift {
+  lua_State *L;
+  char *url, *dir, *table;
+  int lock_table;
+  double lock_timeout;
+  char *json, *err;
+};
+
+typedef struct call { moonshift *m; const char *command; int steps; ms_status st; } call;
+
+static ms_status dispatch(ms_ctx *c, const call *k) {
+  if (strcmp(k->command, "up") == 0) return ms_cmd_up(c);
+  if (strcmp(k->command, "down") == 0) return ms_cmd_down(c, k->steps);
+  if (strcmp(k->command, "status") == 0) return ms_cmd_status(c);
+  return ms_cmd_check(c);
+}
+
+static int l_api_call(lua_State *L) {
+  call *k = lua_touserdata(L, 1);
+  moonshift *m = k->m;
+  ms_ctx c;
+  memset(&c, 0, sizeof c);
+  c.L = L;
+  c.config_ref = LUA_NOREF;
+  c.command = k->command;
+  c.opts.url = m->url;
+  c.opts.dir = m->dir;
+  c.opts.table = m->table;
+  c.opts.lock_mode = m->lock_table ? MS_LOCK_TABLE : MS_LOCK_ADVISORY;
+  c.opts.lock_timeout = m->lock_timeout;
+  c.opts.lock_lease = 30;
+  c.opts.retries = 5;
+  c.opts.json = 1;
+  ms_json_begin(&c, k->command);
+  k->st = dispatch(&c, k);
+  m->json = ms_json_take(&c, k->st);
+  m->err = k->st != MS_OK && c.err ? strdup(c.err) : NULL;
+  ms_ctx_release(&c);
+  return 0;
+}
+
+static int run(moonshift *m, const char *command, int steps) {
+  call k = { m, command, steps, MS_EFAILED };
+  free(m->json);
+  free(m->err);
+  m->json = m->err = NULL;
+  lua_pushcfunction(m->L, l_api_call);
+  lua_pushlightuserdata(m->L, &k);
+  if (lua_pcall(m->L, 1, 0, 0) != LUA_OK) {
+    const char *msg = lua_tostring(m->L, -1);
+    m->err = strdup(msg ? msg : "internal error");
+    lua_pop(m->L, 1);
+    return MS_EFAILED;
+  }
+  return k.st;
+}
+
+static int l_api_open(lua_State *L) {
+  ms_runtime_open(L);
+  return 0;
+}
+
+moonshift *moonshift_open(const moonshift_options *o) {
+  moonshift *m = calloc(1, sizeof *m);
+  if (!m) return NULL;
+  m->L = luaL_newstate();
+  m->lock_timeout = -1;
+  if (o) {
+    m->url = o->url ? strdup(o->url) : NULL;
+    m->dir = o->dir ? strdup(o->dir) : NULL;
+    m->table = o->table ? strdup(o->table) : NULL;
+    m->lock_table = o->lock_table;
+    m->lock_timeout = o->lock_timeout > 0 ? o->lock_timeout : -1;
+  }
+  if (!m->L) { moonshift_close(m); return NULL; }
+  lua_pushcfunction(m->L, l_api_open);
+  if (lua_pcall(m->L, 0, 0, 0) != LUA_OK) { moonshift_close(m); return NULL; }
+  return m;
+}
+
+int moonshift_up(moonshift *m) { return run(m, "up", 0); }
+int moonshift_down(moonshift *m, int steps) { return run(m, "down", steps > 0 ? steps : 1); }
+int moonshift_status(moonshift *m) { return run(m, "status", 0); }
+int moonshift_check(moonshift *m) { return run(m, "check", 0); }
+const char *moonshift_json(const moonshift *m) { return m->json; }
+const char *moonshift_error(const moonshift *m) { return m->err; }
+
+void moonshift_close(moonshift *m) {
+  if (!m) return;
+  if (m->L) lua_close(m->L);
+  free(m->url);
+  free(m->dir);
+  free(m->table);
+  free(m->json);
+  free(m->err);
+  free(m);
+}

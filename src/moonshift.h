@@ -1,0 +1,44 @@
+/* moonshift.h: the public C API, for a server that runs or verifies its
+ * migrations at start-up. Link build/libmoonshift.a with
+ *   $(pkg-config --libs lua5.4 libpq libcrypto jansson) -lm
+ * Every call returns moonshift's exit-code status (0 success; README lists
+ * the others) and leaves a JSON document describing the outcome (the
+ * schema of `moonshift COMMAND --json`, docs/json.md) in moonshift_json().
+ * A handle is not thread-safe; use one per thread. */
+#ifndef MOONSHIFT_H
+#define MOONSHIFT_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct moonshift moonshift;
+
+typedef struct moonshift_options {
+  const char *url;      /* postgres:// URL or conninfo; NULL: libpq's defaults */
+  const char *dir;      /* migrations folder; NULL: "migrations" */
+  const char *table;    /* tracking table [schema.]name; NULL: moonshift_migrations */
+  int lock_table;       /* nonzero: the pooler-safe lease lock (--lock=table) */
+  double lock_timeout;  /* seconds to wait for the lock; 0 (or less): wait forever */
+} moonshift_options;
+
+/* A handle with its own embedded Lua state; options are copied. NULL only
+ * when memory runs out. */
+moonshift *moonshift_open(const moonshift_options *options);
+
+int moonshift_up(moonshift *m);               /* apply everything pending */
+int moonshift_down(moonshift *m, int steps);  /* roll back steps (>= 1) */
+int moonshift_status(moonshift *m);           /* describe every migration */
+int moonshift_check(moonshift *m);            /* 0 only at the newest version */
+
+/* The last call's JSON document and error message (NULL when none); valid
+ * until the next call on m. */
+const char *moonshift_json(const moonshift *m);
+const char *moonshift_error(const moonshift *m);
+
+void moonshift_close(moonshift *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
