@@ -4,7 +4,9 @@
 -- runs), reached through PGHOST/PGPORT/PGUSER and MS_TEST_URL.
 --
 -- Paths and values
---   H.root, H.bin          absolute repo root and bin/moonshift
+--   H.root, H.bin          absolute repo root and bin/moonshift, or the program
+--                          MS_BIN names (relative to the root), e.g. a
+--                          sanitizer build or a wrapper that execs one
 --   H.psql                 the real psql binary (MS_PG_BINDIR, else Debian's PG 15)
 --   H.default_timeout      seconds a command may run (120); opts.timeout overrides
 --   H.NULL_MARK            what psql prints for NULL in H.sql (a lone "\1" byte)
@@ -126,7 +128,9 @@ do
   local dir = src:match("^(.*)/[^/]*$") or "."
   H.root = must("cd " .. q(dir) .. "/.. && pwd -P")
 end
-H.bin = H.root .. "/bin/moonshift"
+H.bin = os.getenv("MS_BIN") or ""
+if H.bin == "" then H.bin = "bin/moonshift" end
+if H.bin:sub(1, 1) ~= "/" then H.bin = H.root .. "/" .. H.bin end
 H.psql = (os.getenv("MS_PG_BINDIR") or "/usr/lib/postgresql/15/bin") .. "/psql"
 
 function H.has_bin()

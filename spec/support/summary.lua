@@ -8,7 +8,8 @@
 --   N passed, N failed            or   N passed, N failed, N skipped
 --
 -- Errors (in a test, a hook or while loading a file) count as failed; pending
--- tests count as skipped.
+-- tests count as skipped. With MS_SUMMARY_FILE set, the three numbers are also
+-- written there ("passed failed skipped"), for run-specs.sh to add up passes.
 
 local pretty = require("pl.pretty")
 
@@ -114,6 +115,12 @@ return function(options)
       line = line .. (", %d skipped"):format(handler.pendingsCount)
     end
     write(("\nfinished in %.2f s\n%s\n"):format(handler.getDuration(), line))
+    local counts = os.getenv("MS_SUMMARY_FILE")
+    if counts and counts ~= "" then
+      local f = assert(io.open(counts, "w"))
+      f:write(("%d %d %d\n"):format(handler.successesCount, failed, handler.pendingsCount))
+      f:close()
+    end
     return nil, true
   end
 
