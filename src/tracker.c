@@ -238,6 +238,12 @@ ms_status ms_tracker_mark_failed(ms_ctx *c, int64_t version, const char *name, c
 /* Appends the INSERT of a history row whose version and name come from the
  * CTE "rec" (so it is written only with its tracking change). */
 static void history_from_rec(ms_ctx *c, ms_buf *b, const char *action, const char *duration) {
+  /* a dry run writes no history: its sequence would advance even though the
+   * rehearsal is rolled back */
+  if (c->opts.dry_run) {
+    ms_buf_puts(b, " SELECT version FROM rec");
+    return;
+  }
   ms_buf_printf(b, " INSERT INTO %s (host, version, name, action, duration_ms) SELECT ", c->history_sql);
   add_literal(c, b, c->host);
   ms_buf_printf(b, ", version, name, '%s', %s FROM rec", action, duration);
