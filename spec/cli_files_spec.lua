@@ -81,6 +81,16 @@ describe("moonshift up: discovery and order", function()
     assert.are.same({}, tracked(url))
   end)
 
+  it("applies an .up.sql file without its .down.sql, which then cannot be rolled back", function()
+    local url = H.new_db()
+    local dir = H.migrations({ ["1_only_up.up.sql"] = "create table only_up (id int);\n" })
+    H.run_ok(cmd("up", url, dir), "^applied 1 only_up ")
+    local res = H.run_fails(cmd("down", url, dir), "/1_only_up%.up%.sql: has no %-%- migrate:down section", 2)
+    assert.are.equal("", res.out)
+    assert.is_true(exists(url, "only_up"))
+    assert.are.same({ { "1", "only_up", "sql" } }, tracked(url))
+  end)
+
   it("runs a file with a BOM and CR LF line ends, markers included", function()
     local url = H.new_db()
     local dir = H.migrations({

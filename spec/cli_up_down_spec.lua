@@ -192,6 +192,16 @@ describe("moonshift down", function()
     assert.are.same({ "1" }, versions(url))
   end)
 
+  it("rolls back all there is when N is larger", function()
+    local url = H.new_db()
+    local dir = three()
+    H.run_ok(cmd("up", url, dir, "--to", "2"))
+    H.run_ok(cmd("down", url, dir, "5"),
+      "^reverted 002 posts %(%d+ ms%)\nreverted 001 users %(%d+ ms%)\n2 migrations rolled back; the database is at version 0\n$")
+    assert.are.same({}, versions(url))
+    assert.is_false(exists(url, "users"))
+  end)
+
   it("rolls back everything above --to VERSION, and all of it with --to 0", function()
     local url = H.new_db()
     local dir = three()
