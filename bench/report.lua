@@ -260,7 +260,7 @@ function P.build(R)
         "CREATE INDEX tN_a ON tN (a);`, down `DROP TABLE tN;`. Baselines: **psql** runs one script in " ..
         "one session, per migration `BEGIN; CREATE TABLE; CREATE INDEX; INSERT INTO moonshift_migrations; " ..
         "COMMIT;`, one statement per round trip (the floor); **psql-1rt** sends each migration as one " ..
-        "line joined by `\\;` (one round trip). The baselines' tracking table has moonshift's columns. " ..
+        "line joined by `\\;` (one round trip). The baselines' tracking table has the columns of moonshift's. " ..
         "Down: moonshift `down 100` against psql running 100 `BEGIN; DROP TABLE; DELETE; COMMIT;`.\n")
     local up_rows = {}
     for _, S in ipairs(sizes) do

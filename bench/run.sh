@@ -44,7 +44,9 @@ eval "$(sh spec/support/pgtmp.sh start "$work/pg")"
 # every client goes over TCP loopback, not the unix socket
 PGHOST=127.0.0.1
 export PGHOST PGPORT PGUSER MS_PG_BINDIR
-export BENCH_BIN="$root/build/bench" BENCH_WORK="$work" MS_BIN="$root/bin/moonshift"
+# a copy, so that a rebuild during the run does not change the program measured
+cp bin/moonshift "$work/moonshift"
+export BENCH_BIN="$root/build/bench" BENCH_WORK="$work" MS_BIN="$work/moonshift"
 
 BENCH_DBMATE=
 [ -x bench/.tools/node_modules/@dbmate/linux-x64/bin/dbmate ] &&
