@@ -108,6 +108,13 @@ local function end_sessions(name)
   end)
 end
 
+-- Runs fn; while the engine still gets it wrong the test is reported
+-- pending with the bug's description instead of failed.
+local function known_bug(description, fn)
+  local ok, err = pcall(fn)
+  if not ok then pending("BUG: " .. description .. " -- " .. tostring(err):match("^[^\n]*")) end
+end
+
 -- Lua pattern matching s literally.
 local function lit(s) return (s:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")) end
 
@@ -331,25 +338,32 @@ describe("the migration lock", function()
   end)
 
   describe("through PgBouncer in transaction pooling", function()
-    local bouncer_dir, port
+    -- one PgBouncer with a pool of 4 server connections, one with a pool of 1
+    -- (every client then shares the same server session)
+    local bouncers, port, port1 = {}, nil, nil
+    local SCRIPT = H.q(H.root .. "/spec/support/pgbouncer.sh")
 
-    setup(function()
+    local function start_bouncer(pool)
       local base = H.tmpdir()
       assert(os.execute("chmod 755 " .. H.q(base)))   -- PgBouncer runs as postgres when we are root
-      bouncer_dir = base .. "/pgbouncer"
-      local res = H.sh("sh " .. H.q(H.root .. "/spec/support/pgbouncer.sh") .. " start " .. H.q(bouncer_dir))
+      local dir = base .. "/pgbouncer"
+      bouncers[#bouncers + 1] = dir
+      local res = H.sh("sh " .. SCRIPT .. " start " .. H.q(dir), { env = { MS_PGBOUNCER_POOL_SIZE = pool } })
       assert(res.code == 0, "PgBouncer did not start:\n" .. res.err)
-      port = assert(res.out:match("^(%d+)\n$"), "no port from pgbouncer.sh: " .. res.out)
+      return assert(res.out:match("^(%d+)\n$"), "no port from pgbouncer.sh: " .. res.out)
+    end
+
+    setup(function()
+      port = start_bouncer(4)
+      port1 = start_bouncer(1)
     end)
 
     teardown(function()
-      if bouncer_dir then
-        H.sh("sh " .. H.q(H.root .. "/spec/support/pgbouncer.sh") .. " stop " .. H.q(bouncer_dir))
-      end
+      for _, dir in ipairs(bouncers) do H.sh("sh " .. SCRIPT .. " stop " .. H.q(dir)) end
     end)
 
-    local function bouncer_url(name)
-      return ("postgres://%s@127.0.0.1:%s/%s"):format(USER, port, name)
+    local function bouncer_url(name, p)
+      return ("postgres://%s@127.0.0.1:%s/%s"):format(USER, p or port, name)
     end
 
     it("refuses the session advisory lock (exit 2, naming --lock=table) before anything runs", function()
@@ -395,6 +409,34 @@ describe("the migration lock", function()
       assert.are.equal("t", H.scalar(url, "select indisvalid from pg_index where indexrelid = 't2_id'::regclass"))
       assert.are.equal(0, count(url, "select count(*) from moonshift_lock"))
       assert.are.equal(0, advisory_locks(name))
+    end)
+
+    it("keeps a non-transactional section's lock_timeout from the pooler's other clients", function()
+      known_bug("through PgBouncer in transaction pooling, the session SET of a transaction:false section's "
+        .. "lock_timeout (and a Lua transaction = false one's) lands on a shared server connection: other "
+        .. "clients of the pooler run with it until moonshift's RESET ALL", function()
+        local url, name = H.new_db()
+        local files = { ["001_notx.sql"] = { "-- migrate:up transaction:false lock_timeout:300ms" } }
+        for i = 1, 15 do files["001_notx.sql"][i + 1] = "select pg_sleep(0.05);" end
+        files["001_notx.sql"] = table.concat(files["001_notx.sql"], "\n") .. "\n"
+        files["002_notx.lua"] = "return { transaction = false, lock_timeout = '250ms', up = function(db)\n"
+          .. "  for _ = 1, 15 do db:exec('select pg_sleep(0.05)') end\nend }\n"
+        local dir = H.migrations(files)
+        -- another application's session through the same pooler, reading its settings
+        local script = {}
+        for _ = 1, 120 do script[#script + 1] = "SHOW lock_timeout;\nSELECT pg_sleep(0.02);" end
+        local reader_sql = H.write(H.tmpdir() .. "/reader.sql", table.concat(script, "\n") .. "\n")
+        local reader = H.spawn({ "-X", "-A", "-t", "-d", bouncer_url(name, port1), "-f", reader_sql },
+          { program = H.psql, timeout = 60 })
+        sleep(0.2)
+        H.run_ok(cmd("up", bouncer_url(name, port1), dir, "--lock=table"), "2 migrations applied")
+        local rr = reader:wait()
+        assert.are.equal(0, rr.code, rr.err)
+        assert.are.same({ "1", "2" }, versions(url))
+        local seen = {}
+        for v in rr.out:gmatch("[^\n]+") do seen[v] = (seen[v] or 0) + 1 end
+        assert.are.same({ ["0"] = 120 }, seen)
+      end)
     end)
   end)
 
@@ -657,24 +699,28 @@ describe("a statement that cannot run in a transaction", function()
     { "REINDEX TABLE CONCURRENTLY", "REINDEX TABLE CONCURRENTLY first;" },
     { "REINDEX INDEX CONCURRENTLY", "reindex index concurrently first_id;" },
     { "DROP INDEX CONCURRENTLY", "DROP INDEX CONCURRENTLY IF EXISTS first_id;" },
+    { "after a comment", "/* online */ CREATE INDEX CONCURRENTLY first_id ON first (id);", "CREATE INDEX CONCURRENTLY" },
+    { "REINDEX (options) ... CONCURRENTLY", "REINDEX (VERBOSE) TABLE CONCURRENTLY first;" },
+    { "VACUUM FULL", "VACUUM FULL first;" },
+    { "DISCARD ALL", "DISCARD ALL;" },
   }
 
   it("in a transactional section stops every command before anything runs, naming file:line", function()
     local url = H.new_db()
     for _, case in ipairs(cases) do
-      local what, stmt = case[1], case[2]
+      local what, stmt, shown = case[1], case[2], case[3] or case[2]:sub(1, 20)
       local dir = H.migrations({
         ["001_ok.sql"] = "create table first (id int);\n",
         ["002_bad.sql"] = "-- migrate:up\n-- " .. what .. "\ncreate table second (id int);\n" .. stmt .. "\n",
       })
       local res = H.run(cmd("up", url, dir))
       assert.are.equal(2, res.code, what .. ": " .. res.err)
-      local want = "^moonshift: [^\n]*/002_bad%.sql:4: '" .. lit(stmt:sub(1, 20)) .. "[^\n]*' cannot run inside a "
+      local want = "^moonshift: [^\n]*/002_bad%.sql:4: '" .. lit(shown) .. "[^\n]*' cannot run inside a "
         .. "transaction; put it in a section marked transaction:false %(e%.g%. %-%- migrate:up transaction:false%)\n$"
       assert(res.err:find(want), what .. ": stderr was\n" .. res.err)
       assert.are.equal("", res.out, what)
-      assert.is_false(exists(url, "first"), what)
-      assert.is_nil(versions(url), what)
+      -- neither 001 nor the tracking table
+      assert.are.equal("0", H.scalar(url, "select count(*) from pg_class where relname in ('first', 'moonshift_migrations')"), what)
     end
     -- the same statement in a down section stops down before it runs
     local dir = H.migrations({

@@ -12,10 +12,11 @@
 # $PGUSER (the variables run-specs.sh exports), with auth_type trust (the test
 # server trusts every local connection too), pool_mode transaction and a small
 # pool, so that clients share server connections between transactions as in
-# production. DIR holds pgbouncer.ini, userlist.txt, pgbouncer.log, the pid
-# file and `port`. Run as root, PgBouncer (which refuses root) runs as the
-# `postgres` system user, who must be able to reach DIR. Everything but the
-# port goes to stderr.
+# production (MS_PGBOUNCER_POOL_SIZE server connections per database, 4
+# unless set; 1 makes every client share one). DIR holds pgbouncer.ini,
+# userlist.txt, pgbouncer.log, the pid file and `port`. Run as root,
+# PgBouncer (which refuses root) runs as the `postgres` system user, who must
+# be able to reach DIR. Everything but the port goes to stderr.
 set -eu
 
 BOUNCER=${PGBOUNCER:-/usr/sbin/pgbouncer}
@@ -76,7 +77,7 @@ unix_socket_dir =
 auth_type = trust
 auth_file = $dir/userlist.txt
 pool_mode = transaction
-default_pool_size = 4
+default_pool_size = ${MS_PGBOUNCER_POOL_SIZE:-4}
 max_client_conn = 200
 ignore_startup_parameters = extra_float_digits,options
 logfile = $dir/pgbouncer.log
@@ -149,6 +150,7 @@ cmd=${1:-}
 case $cmd in
   start)
     [ $# -eq 1 ] || die "usage: pgbouncer.sh start DIR"
+    case ${MS_PGBOUNCER_POOL_SIZE:-4} in ''|*[!0-9]*) die "MS_PGBOUNCER_POOL_SIZE is not a number" ;; esac
     start "$1"
     ;;
   stop)
