@@ -230,8 +230,7 @@ local function split_file(label, path, kind)
   local xs, line = {}, nil
   for _ = 1, C.split_runs do
     line = lib.sh(lib.cmdline({ lib.bin .. "/splitbench", path, QUICK and "0.2" or "0.3" }))
-    local mbps = tonumber(line:match("(%S+)%s*$"))
-    xs[#xs + 1] = mbps
+    xs[#xs + 1] = tonumber(line:match("(%S+)%s*$"))   -- MB/s of CPU time
   end
   local bytes, pieces, stmts = line:match("^(%d+) (%d+) (%d+)")
   return { label = label, kind = kind, bytes = tonumber(bytes), pieces = tonumber(pieces),

@@ -357,8 +357,10 @@ function P.build(R)
   if R.split and #R.split > 0 then
     add("## 5. The statement splitter alone\n")
     add("`bench/splitbench` (built against build/libmoonshift.a) maps the file, splits it once " ..
-        "untimed, then again and again with `ms_split_init`/`ms_split_next` for at least 0.3 s; " ..
-        string.format("MB/s is 10^6 bytes per second, median of %d runs.\n", C.split_runs))
+        "untimed, then again and again with `ms_split_init`/`ms_split_next` for at least 0.3 s of " ..
+        "CPU time. MB/s is 10^6 bytes per second of the process's CPU time (on a shared machine " ..
+        "the wall clock also counts time other processes held the CPU), " ..
+        string.format("median of %d runs.\n", C.split_runs))
     local xrows = {}
     for _, s in ipairs(R.split) do
       local x = st(s.mbps)
