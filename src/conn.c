@@ -66,7 +66,8 @@ ms_status ms_conn_report(ms_ctx *c, const PGresult *r) {
   ms_buf b = {0};
   ms_pgerr_from(r, c->conn, &e);
   ms_pgerr_format(&b, &e, NULL, 0);
-  ms_status st = ms_conn_failure(c);
+  ms_status st = ms_pgerr_connection_lost(&e) ? MS_ECONNECT : ms_conn_failure(c);
+  if (st == MS_ECONNECT && e.sqlstate) return ms_fail(c, st, "lost the connection to the database: %s", b.data);
   if (st == MS_ECONNECT) {
     ms_buf_free(&b);
     one_line(&b, PQerrorMessage(c->conn));
@@ -99,6 +100,12 @@ static void no_notice(void *arg, const char *msg) { (void)arg; (void)msg; }
 
 void ms_conn_notices(ms_ctx *c, int on) {
   PQsetNoticeProcessor(c->conn, on ? notice : no_notice, NULL);
+}
+
+int ms_conn_watch_sql(ms_ctx *c, int local, char *out, size_t n) {
+  if (!c->conn || PQserverVersion(c->conn) < 140000) return 0;
+  snprintf(out, n, "SET %sclient_connection_check_interval = '1s'", local ? "LOCAL " : "");
+  return 1;
 }
 
 void ms_conn_recover(ms_ctx *c) {

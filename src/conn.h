@@ -42,6 +42,12 @@ ms_status ms_conn_failure(const ms_ctx *c);
  * or drops them (off: around statements whose notices are expected). */
 void ms_conn_notices(ms_ctx *c, int on);
 
+/* Writes the SET that makes the server check every second, while a
+ * migration's statement runs, that moonshift is still connected (PostgreSQL
+ * 14+; returns 0 before), so a killed runner's statement is cancelled and
+ * its transaction rolled back instead of running on. local: SET LOCAL. */
+int ms_conn_watch_sql(ms_ctx *c, int local, char *out, size_t n);
+
 /* After a failure: rolls back an open transaction and resets session
  * settings, so the next migration starts clean. Best effort. */
 void ms_conn_recover(ms_ctx *c);

@@ -74,6 +74,8 @@ ms_status ms_lua_fail(ms_ctx *c, ms_status code, const char *what) {
   }
   lua_pop(L, 1);
   if (code == MS_EFAILED) code = ms_conn_failure(c);
+  if (code == MS_EFAILED && (strncmp(c->sqlstate, "08", 2) == 0 || strncmp(c->sqlstate, "57P0", 4) == 0))
+    code = MS_ECONNECT;
   ms_status st = ms_fail(c, code, "%s", b.data ? b.data : "Lua error");
   ms_buf_free(&b);
   return st;

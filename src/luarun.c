@@ -42,7 +42,8 @@ static void push_env(lua_State *L, const ms_migration *m) {
 static ms_status set_timeouts(ms_ctx *c, int tx) {
   static const char *const names[] = { "lock_timeout", "statement_timeout" };
   const char *defaults[2] = { c->opts.lock_timeout_default, c->opts.statement_timeout_default };
-  ms_status st = MS_OK;
+  char watch[96];
+  ms_status st = ms_conn_watch_sql(c, tx, watch, sizeof watch) ? ms_conn_exec(c, watch) : MS_OK;
   for (int i = 0; i < 2 && st == MS_OK; i++) {
     lua_getfield(c->L, -1, names[i]);
     const char *v = lua_isstring(c->L, -1) ? lua_tostring(c->L, -1) : defaults[i];

@@ -26,6 +26,10 @@ int ms_pg_ok(const struct pg_result *r);
 /* Fills e from r; the strings point into r (valid until PQclear). */
 void ms_pgerr_from(const struct pg_result *r, const struct pg_conn *conn, ms_pgerr *e);
 
+/* 1 when e means the session is gone: a FATAL or PANIC error, SQLSTATE
+ * class 08 (connection exception) or 57P01-57P03 (server shutting down). */
+int ms_pgerr_connection_lost(const ms_pgerr *e);
+
 /* Condition name of a SQLSTATE (e.g. "undefined_table"), or NULL. */
 const char *ms_sqlstate_name(const char *code);
 

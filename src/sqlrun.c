@@ -23,6 +23,7 @@
 #include "pgerr.h"
 #include "sqlfile.h"
 #include "sqlsplit.h"
+#include "textpos.h"
 
 
 typedef struct section {
@@ -104,6 +105,34 @@ static ms_status stmt_problem(ms_ctx *c, const section *s, const ms_stmt *st) {
   return MS_OK;
 }
 
+/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
+static size_t utf8_len(const unsigned char *p, size_t n) {
+  if (p[0] < 0x80) return 1;
+  size_t k = p[0] >= 0xF0 && p[0] <= 0xF4 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 && p[0] < 0xE0 ? 2 : 0;
+  if (k == 0 || k > n) return 0;
+  for (size_t i = 1; i < k; i++) if ((p[i] & 0xC0) != 0x80) return 0;
+  if (k == 3 && ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0))) return 0;
+  if (k == 4 && ((p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90))) return 0;
+  return k;
+}
+
+/* With a UTF-8 client encoding the server rejects invalid bytes part way
+ * through a run: find them before anything runs. */
+static ms_status check_utf8(ms_ctx *c, const section *s, const ms_stmt *st) {
+  const unsigned char *p = (const unsigned char *)s->file.data + s->sec->off + st->off;
+  for (size_t i = 0; i < st->len;) {
+    size_t k = utf8_len(p + i, st->len - i);
+    if (k == 0) {
+      unsigned long line, col;
+      ms_textpos_line_col(s->file.data + s->sec->off, s->sec->len, st->off + i, &line, &col);
+      return ms_fail(c, MS_EUSAGE, "%s:%lu:%lu: invalid UTF-8 (byte 0x%02X); nothing was run",
+                     s->path, abs_line(s, line), col, p[i]);
+    }
+    i += k;
+  }
+  return MS_OK;
+}
+
 /* Splits the whole section once: errors, problems, and the sending mode. */
 static ms_status scan_section(ms_ctx *c, section *s) {
   ms_split sp;
@@ -111,15 +140,17 @@ static ms_status scan_section(ms_ctx *c, section *s) {
   int rc;
   split_section(s, &sp);
   s->stepwise = !s->sec->transaction || c->opts.verbose || c->opts.dry_run || ms_hook_has_each(c);
+  int utf8 = c->conn && PQclientEncoding(c->conn) == pg_char_to_encoding("UTF8");
   while ((rc = ms_split_next(&sp, &st)) == 1) {
-    drop_piece(s, &st);
-    if (st.cls == MS_CLASS_EMPTY || st.cls == MS_CLASS_META_SKIP) {
-      if (st.cls == MS_CLASS_META_SKIP) s->stepwise = 1;
-      continue;
+    ms_status bad = MS_OK;
+    if (st.cls == MS_CLASS_META_SKIP) s->stepwise = 1;
+    if (st.cls != MS_CLASS_EMPTY && st.cls != MS_CLASS_META_SKIP) {
+      s->statements++;
+      if (st.cls == MS_CLASS_COPY) s->stepwise = 1;
+      bad = stmt_problem(c, s, &st);
+      if (bad == MS_OK && utf8) bad = check_utf8(c, s, &st);
     }
-    s->statements++;
-    if (st.cls == MS_CLASS_COPY) s->stepwise = 1;
-    ms_status bad = stmt_problem(c, s, &st);
+    drop_piece(s, &st);
     if (bad != MS_OK) return bad;
   }
   if (rc < 0) {
@@ -127,6 +158,9 @@ static ms_status scan_section(ms_ctx *c, section *s) {
     ms_split_errmsg(&sp, msg, sizeof msg);
     return ms_fail(c, MS_EUSAGE, "%s:%lu: %s", s->path, abs_line(s, sp.err_line), msg);
   }
+  if (s->statements == 0 && s->sec == &s->sf.up)
+    return ms_fail(c, MS_EUSAGE, "%s:%d: the up section holds no SQL statement (an unfinished "
+                   "migration?); nothing was run", s->path, s->sec->line);
   return MS_OK;
 }
 
@@ -152,6 +186,10 @@ static int timeout_sql(ms_ctx *c, const ms_section *sec, int i, char *out, size_
 
 static ms_status set_timeouts(ms_ctx *c, const ms_section *sec) {
   char q[96];
+  if (ms_conn_watch_sql(c, sec->transaction, q, sizeof q)) {
+    ms_status st = ms_conn_exec(c, q);
+    if (st != MS_OK) return st;
+  }
   for (int i = 0; i < 2; i++) {
     if (!timeout_sql(c, sec, i, q, sizeof q)) continue;
     ms_status st = ms_conn_exec(c, q);
@@ -168,7 +206,7 @@ static ms_status sql_error(ms_ctx *c, const section *s, const PGresult *r, size_
   ms_srcmap map = { s->path, prefix < 0 ? NULL : s->file.data, s->file.len, sent_off, prefix };
   ms_pgerr_from(r, c->conn, &e);
   snprintf(c->sqlstate, sizeof c->sqlstate, "%s", e.sqlstate ? e.sqlstate : "");
-  ms_status st = ms_conn_failure(c);
+  ms_status st = ms_pgerr_connection_lost(&e) ? MS_ECONNECT : ms_conn_failure(c);
   if (st == MS_ECONNECT && !e.sqlstate) {
     ms_buf_printf(&b, "%s:%lu: lost the connection to the database while running it", s->path, line);
   } else {
@@ -268,6 +306,7 @@ static ms_status run_pipelined(ms_ctx *c, section *s, const ms_record *rec) {
   if (PQenterPipelineMode(c->conn) != 1) return ms_fail(c, ms_conn_failure(c), "cannot enter pipeline mode");
   char set[96];
   ms_status rc = queue(c, "BEGIN", &q[n++], SIZE_MAX, 0);
+  if (rc == MS_OK && ms_conn_watch_sql(c, 1, set, sizeof set)) rc = queue(c, set, &q[n++], SIZE_MAX, 0);
   for (int i = 0; i < 2 && rc == MS_OK; i++)
     if (timeout_sql(c, s->sec, i, set, sizeof set)) rc = queue(c, set, &q[n++], SIZE_MAX, 0);
   split_section(s, &sp);
@@ -292,13 +331,14 @@ static ms_status run_pipelined(ms_ctx *c, section *s, const ms_record *rec) {
     rc = queue(c, b.data, &q[n++], SIZE_MAX, 0);
     ms_buf_free(&b);
   }
-  if (rc == MS_OK) rc = queue(c, "COMMIT", &q[n++], SIZE_MAX, 0);
-  if (rc == MS_OK) rc = queue(c, "RESET ALL", &q[n++], SIZE_MAX, 0);
   if (n > 0 && PQstatus(c->conn) == CONNECTION_OK) {
     ms_status done = collect(c, s, q, n);
     if (rc == MS_OK) rc = done;
   }
   PQexitPipelineMode(c->conn);
+  /* COMMIT only once every result is back: a runner killed before this
+   * point leaves a transaction the server rolls back, not one it commits */
+  if (rc == MS_OK) rc = ms_conn_exec(c, "COMMIT; RESET ALL");
   c->retry_safe = 1;
   return rc;
 }
