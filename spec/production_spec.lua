@@ -634,6 +634,9 @@ describe("checksums", function()
     assert.matches("warning: applied migrations no longer match their files", res.err)
     assert.are.same({ "1", "2" }, versions(url))
 
+    -- all or nothing: one version that is not applied, nothing changes
+    H.run_fails({ "accept", "1", "9", "--url", url, "--dir", dir }, "accept 9: version 9 is not applied; nothing changed", 2)
+    assert.are.equal(sum, H.scalar(url, "select checksum from moonshift_migrations where version = 1"))
     res = H.run_ok({ "accept", "1", "--url", url, "--dir", dir })
     local old, new = res.out:match("^accepted 001 one: checksum (sha256%-v1:%x+) %-> (sha256%-v1:%x+)\n$")
     assert.are.equal(sum, old, res.out)
@@ -905,5 +908,27 @@ describe("--json", function()
     doc = json(cmd("status", ("postgres://%s@127.0.0.1:1/%s"):format(USER, name), dir, "--json"), 3)
     assert.matches("cannot connect", doc.error)
     doc = json(cmd("down", url, dir .. "/nowhere", "--json"), 2)
+  end)
+
+  it("gives the database's version after a failed up or down too", function()
+    known_bug("up --json and down --json leave out `version` when a migration fails (docs/json.md: "
+      .. "`version` is the database's version afterwards)", function()
+      local url = H.new_db()
+      local dir = H.migrations({
+        ["001_one.sql"] = "-- migrate:up\ncreate table one (id int);\n-- migrate:down\nselect 1/0;\n",
+        ["002_bad.sql"] = "select 1/0;\n",
+      })
+      local res = H.run(cmd("up", url, dir, "--json"))
+      assert.are.equal(1, res.code)
+      local doc = decode(res.out)
+      assert_envelope(doc, "up", 1)
+      assert.are.same({ "1" }, versions(url))
+      assert.are.equal(1, doc.version)
+      res = H.run(cmd("down", url, dir, "--json"))
+      assert.are.equal(1, res.code)
+      doc = decode(res.out)
+      assert_envelope(doc, "down", 1)
+      assert.are.equal(1, doc.version)
+    end)
   end)
 end)
