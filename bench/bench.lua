@@ -5,6 +5,9 @@
 --   BENCH_DBMATE, BENCH_SQITCH  peer binaries, empty when missing
 -- Optional: BENCH_QUICK=1 (smaller sizes, fewer rounds), BENCH_ONLY=list
 -- of workloads to run (up,lua,dump,split; for trying one out).
+-- The raw figures go to build/bench/results.lua; BENCH_REPLAY=that file
+-- rebuilds the report from them without running anything:
+--   BENCH_REPLAY=build/bench/results.lua lua5.4 bench/bench.lua
 --
 -- Every figure is the median of several runs with [min–max]. Each moonshift
 -- run is paired with the psql baseline run next to it in the same round
@@ -18,7 +21,7 @@ local report = require("report")
 local QUICK = os.getenv("BENCH_QUICK") == "1"
 local ONLY = os.getenv("BENCH_ONLY")
 local WORK = lib.work
-local PORT = assert(os.getenv("PGPORT"), "PGPORT is not set")
+local PORT = os.getenv("PGPORT") or "5432"
 local USER = os.getenv("PGUSER") or "postgres"
 local MS = os.getenv("MS_BIN") or (os.getenv("PWD") .. "/bin/moonshift")
 local DBMATE = os.getenv("BENCH_DBMATE") or ""
@@ -298,9 +301,16 @@ end
 
 ---------------------------------------------------------------------------
 
-local R = { config = C, started = os.time(), errors = {}, work = WORK,
-            dbmate = DBMATE, sqitch = SQITCH, ms = MS, only = ONLY }
-R.env = report.environment(MS, PSQL, DBMATE, SQITCH)
+local REPLAY = os.getenv("BENCH_REPLAY")
+local R
+if REPLAY and REPLAY ~= "" then
+  R = dofile(REPLAY)
+  C, QUICK, ONLY = R.config, R.config.quick, R.only
+else
+  R = { config = C, started = os.time(), errors = {}, work = WORK,
+        dbmate = DBMATE, sqitch = SQITCH, ms = MS, only = ONLY }
+  R.env = report.environment(MS, PSQL, DBMATE, SQITCH)
+end
 
 local steps = {
   { "up", "1-3: up, down, status, no-op up", run_sizes },
@@ -309,7 +319,7 @@ local steps = {
   { "split", "5: splitter", run_split },
 }
 for _, s in ipairs(steps) do
-  if wanted(s[1]) then
+  if not REPLAY and wanted(s[1]) then
     local t0 = os.time()
     local ok, err = pcall(s[3], R)
     if not ok then
@@ -319,8 +329,12 @@ for _, s in ipairs(steps) do
     lib.log("workload %s took %d s", s[2], os.time() - t0)
   end
 end
-R.finished = os.time()
-R.load_end = report.loadavg()
+if not REPLAY then
+  R.finished = os.time()
+  R.load_end = report.loadavg()
+  lib.sh("mkdir -p build/bench")
+  lib.write("build/bench/results.lua", "return " .. lib.serialize(R) .. "\n")
+end
 
 local summary, doc = report.build(R)
 print(summary)

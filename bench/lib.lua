@@ -2,10 +2,11 @@
 -- through bench/timeit), statistics, formatting, and writing files.
 local M = {}
 
-M.bin = assert(os.getenv("BENCH_BIN"), "BENCH_BIN is not set (run through bench/run.sh)")
+-- bench/run.sh sets these; the defaults serve BENCH_REPLAY and bench/profile.sh.
+M.bin = os.getenv("BENCH_BIN") or "build/bench"
 M.pg_bindir = os.getenv("MS_PG_BINDIR") or "/usr/lib/postgresql/15/bin"
 M.psql = M.pg_bindir .. "/psql"
-M.work = assert(os.getenv("BENCH_WORK"), "BENCH_WORK is not set")
+M.work = os.getenv("BENCH_WORK") or "build/bench"
 
 -- Quotes one word for sh.
 function M.q(s)
@@ -195,6 +196,31 @@ function M.text_table(header, rows)
     end
   end
   return table.concat(out, "\n")
+end
+
+-- A Lua chunk that rebuilds v (tables of numbers, strings and booleans).
+function M.serialize(v, indent)
+  indent = indent or ""
+  local t = type(v)
+  if t == "string" then return string.format("%q", v) end
+  if t == "number" then
+    return math.type(v) == "integer" and tostring(v) or string.format("%.17g", v)
+  end
+  if t ~= "table" then return tostring(v) end
+  local keys = {}
+  for k, x in pairs(v) do
+    if type(x) ~= "function" then keys[#keys + 1] = k end
+  end
+  table.sort(keys, function(a, b)
+    if type(a) == type(b) then return a < b end
+    return type(a) == "number"
+  end)
+  local inner, out = indent .. "  ", {}
+  for _, k in ipairs(keys) do
+    local key = type(k) == "number" and "[" .. k .. "]" or "[" .. string.format("%q", k) .. "]"
+    out[#out + 1] = inner .. key .. " = " .. M.serialize(v[k], inner)
+  end
+  return "{\n" .. table.concat(out, ",\n") .. "\n" .. indent .. "}"
 end
 
 function M.log(fmt, ...)
