@@ -831,3 +831,48 @@ end }
     assert.matches("os.exit is not allowed", o.exit, 1, true)
   end)
 end)
+
+describe("moonshift.sandbox.env options", function()
+  require("moonshift")
+  local sandbox = require("moonshift.sandbox")
+
+  local function capture()
+    local buf = {}
+    return setmetatable(buf, { __index = {
+      write = function(self, ...) for _, s in ipairs({ ... }) do self[#self + 1] = s end return self end,
+      text = function(self) return table.concat(self) end,
+    } })
+  end
+
+  it("take a lib folder, an output stream and the terminal choice from the caller", function()
+    local dir = H.tmpdir()
+    H.write(dir .. "/shared/helper.lua", "return { answer = 42, seen = migration.name }\n")
+    local out = capture()
+    local env = sandbox.env({ path = "/nowhere/005_x.lua", version = 5, name = "x" },
+      { lib_dir = dir .. "/shared", out = out, tty = true })
+    assert.are.equal(42, env.require("helper").answer)
+    assert.are.equal("x", env.require("helper").seen)
+    assert.are.equal(env.require("helper"), env.require("helper"))
+    env.progress(1, 2)
+    env.log.info("between")
+    env.progress(2, 2)
+    assert.are.equal("\r\27[K[005_x] [" .. ("#"):rep(15) .. ("."):rep(15) .. "]  50% 1/2"
+      .. "\r\27[K[005_x] between\n"
+      .. "\r\27[K[005_x] [" .. ("#"):rep(30) .. "] 100% 2/2\n", out:text())
+    env.string.patched = true
+    assert.is_nil(string.patched)
+    assert.is_nil(sandbox.env({ path = "/nowhere/006_y.lua" }, { out = capture() }).string.patched)
+  end)
+
+  it("search lib/ beside the migration by default, or the templates given as path", function()
+    assert.are.equal("/m/lib/?.lua;/m/lib/?/init.lua", sandbox.default_path({ path = "/m/001_a.lua" }))
+    assert.are.equal("./lib/?.lua;./lib/?/init.lua", sandbox.default_path({ path = "001_a.lua" }))
+    local dir = H.tmpdir()
+    H.write(dir .. "/mods/m_one.lua", "return 'one'\n")
+    local env = sandbox.env({ path = "/nowhere/001_a.lua" }, { path = dir .. "/mods/m_?.lua", out = capture() })
+    assert.are.equal("one", env.require("one"))
+    local ok, err = pcall(env.require, "two")
+    assert.is_false(ok)
+    assert.matches("no file '[^']*/mods/m_two%.lua'", err)
+  end)
+end)

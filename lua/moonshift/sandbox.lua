@@ -166,16 +166,18 @@ end
 
 -- Returns a new environment for the migration described by info
 -- ({ path = ..., version = ..., name = ... }). opts (optional):
---   path   module search path for require, "?"-templates separated by ";"
---          (default: M.default_path(info))
---   out    stream for log and progress (default io.stderr)
---   tty    draw progress as a bar (default: whether stderr is a terminal)
+--   path     module search path for require, "?"-templates separated by ";"
+--   lib_dir  or a folder of helpers, searched as DIR/?.lua;DIR/?/init.lua
+--            (default: lib/ beside the migration, M.default_path(info))
+--   out      stream for log and progress (default io.stderr)
+--   tty      draw progress as a bar (default: whether stderr is a terminal)
 function M.env(info, opts)
   opts = opts or {}
   local state = {
     info = info,
     label = label_of(info),
-    path = opts.path or M.default_path(info),
+    path = opts.path or (opts.lib_dir and (opts.lib_dir .. "/?.lua;" .. opts.lib_dir .. "/?/init.lua"))
+      or M.default_path(info),
     out = opts.out or io.stderr,
     loaded = {},
     libs = copy_libs(),
