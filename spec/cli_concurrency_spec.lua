@@ -58,13 +58,6 @@ local function hold_lock(url, name, key, seconds)
   return h
 end
 
--- Runs fn; while the engine still gets it wrong the test is reported
--- pending with the bug's description instead of failed.
-local function known_bug(description, fn)
-  local ok, err = pcall(fn)
-  if not ok then pending("BUG: " .. description .. " -- " .. tostring(err):match("^[^\n]*")) end
-end
-
 describe("concurrent runs", function()
   it("apply each migration exactly once when 8 runners start together", function()
     local url, name = H.new_db()
@@ -119,24 +112,21 @@ end }
   end)
 
   it("leave nothing behind when a runner is killed inside a SQL migration", function()
-    known_bug("a SQL migration whose runner was killed mid-run is committed anyway (its statements, "
-      .. "tracking row and COMMIT were already pipelined to the server)", function()
-      local url, name = H.new_db()
-      local dir = H.migrations({
-        ["1_first.sql"] = "create table first (id int);\n",
-        ["2_slow.sql"] = "create table slow (id int);\nselect pg_sleep(3);\n",
-      })
-      local h = H.spawn(cmd("up", url, dir))
-      assert(wait_for(5, function() return exists(url, "first") end), "the first migration did not run")
-      sleep(1)
-      h:kill("KILL")
-      h:wait(5)
-      assert.is_true(wait_for(8, function() return advisory_locks(name) == 0 end), "the advisory lock is still held")
-      -- both or neither, whatever the bug: the tracking row goes with the migration
-      assert.are.equal(exists(url, "slow"), #versions(url) == 2)
-      assert.is_false(exists(url, "slow"))
-      assert.are.same({ "1" }, versions(url))
-    end)
+    local url, name = H.new_db()
+    local dir = H.migrations({
+      ["1_first.sql"] = "create table first (id int);\n",
+      ["2_slow.sql"] = "create table slow (id int);\nselect pg_sleep(3);\n",
+    })
+    local h = H.spawn(cmd("up", url, dir))
+    assert(wait_for(5, function() return exists(url, "first") end), "the first migration did not run")
+    sleep(1)
+    h:kill("KILL")
+    assert.are.equal(137, h:wait(5).code)
+    assert.is_true(wait_for(8, function() return advisory_locks(name) == 0 end), "the advisory lock is still held")
+    assert.is_false(exists(url, "slow"), "the killed runner's migration was committed")
+    assert.are.same({ "1" }, versions(url))
+    H.run_ok(cmd("up", url, dir), "^applied 2 slow ")
+    assert.are.same({ "1", "2" }, versions(url))
   end)
 end)
 

@@ -40,13 +40,6 @@ local function see(db, k, v)
 end
 ]]
 
--- Runs fn; while the engine still gets it wrong the test is reported
--- pending with the bug's description instead of failed.
-local function known_bug(description, fn)
-  local ok, err = pcall(fn)
-  if not ok then pending("BUG: " .. description .. " -- " .. tostring(err):match("^[^\n]*")) end
-end
-
 describe("Lua migrations", function()
   it("apply and roll back, recorded as kind lua with the file's checksum", function()
     local url = H.new_db()
@@ -358,11 +351,10 @@ end }
   end)
 
   it("can be recovered from with db:savepoint", function()
-    known_bug("db:savepoint, which the aborted-transaction message recommends, must let a migration recover", function()
-      local url = H.new_db()
-      local dir = H.migrations({
-        ["1_seen.sql"] = SEEN,
-        ["2_recover.lua"] = SEE .. [[
+    local url = H.new_db()
+    local dir = H.migrations({
+      ["1_seen.sql"] = SEEN,
+      ["2_recover.lua"] = SEE .. [[
 return { up = function(db)
   db:exec("create table recovered (n int check (n > 0))")
   local ok, e = pcall(db.savepoint, db, function(db)
@@ -374,12 +366,11 @@ return { up = function(db)
   db:exec("insert into recovered values (2)")
 end }
 ]],
-      })
-      H.run_ok(cmd("up", url, dir), "applied 2 recover")
-      assert.are.same({ { "2" } }, H.sql(url, "select n::text from recovered"))
-      assert.are.same({ ok = "boolean:false", sqlstate = "string:23514" }, seen(url))
-      assert.are.same({ "1", "2" }, versions(url))
-    end)
+    })
+    H.run_ok(cmd("up", url, dir), "applied 2 recover")
+    assert.are.same({ { "2" } }, H.sql(url, "select n::text from recovered"))
+    assert.are.same({ ok = "boolean:false", sqlstate = "string:23514" }, seen(url))
+    assert.are.same({ "1", "2" }, versions(url))
   end)
 
   it("caught outside a transaction (transaction = false) let the migration go on", function()
@@ -455,18 +446,16 @@ end }
   end)
 
   it("is fresh for each file: changes to the standard library tables are not seen by the next", function()
-    known_bug("one migration's changes to string/math/table (string.x = ..., math.pi = ...) reach "
-      .. "the migrations after it in the same run", function()
-      local url = H.new_db()
-      local dir = H.migrations({
-        ["1_seen.sql"] = SEEN,
-        ["2_patches.lua"] = [[
+    local url = H.new_db()
+    local dir = H.migrations({
+      ["1_seen.sql"] = SEEN,
+      ["2_patches.lua"] = [[
 string.trim = function(s) return (s:gsub("^%s+", "")) end
 math.pi = 3
 table.leaked = true
 return { up = function(db) end }
 ]],
-        ["3_reads.lua"] = SEE .. [[
+      ["3_reads.lua"] = SEE .. [[
 return { up = function(db)
   see(db, "string.trim", string.trim)
   see(db, "method", ("x").trim)
@@ -474,12 +463,11 @@ return { up = function(db)
   see(db, "table.leaked", table.leaked)
 end }
 ]],
-      })
-      H.run_ok(cmd("up", url, dir))
-      assert.are.same({ "1", "2", "3" }, versions(url))
-      assert.are.same({ ["string.trim"] = "nil", method = "nil", ["math.pi"] = "float:" .. tostring(math.pi),
-                        ["table.leaked"] = "nil" }, seen(url))
-    end)
+    })
+    H.run_ok(cmd("up", url, dir))
+    assert.are.same({ "1", "2", "3" }, versions(url))
+    assert.are.same({ ["string.trim"] = "nil", method = "nil", ["math.pi"] = "float:" .. tostring(math.pi),
+                      ["table.leaked"] = "nil" }, seen(url))
   end)
 
   it("refuses os.exit: the migration fails and the runner goes on to report it", function()
