@@ -412,31 +412,27 @@ describe("the migration lock", function()
     end)
 
     it("keeps a non-transactional section's lock_timeout from the pooler's other clients", function()
-      known_bug("through PgBouncer in transaction pooling, the session SET of a transaction:false section's "
-        .. "lock_timeout (and a Lua transaction = false one's) lands on a shared server connection: other "
-        .. "clients of the pooler run with it until moonshift's RESET ALL", function()
-        local url, name = H.new_db()
-        local files = { ["001_notx.sql"] = { "-- migrate:up transaction:false lock_timeout:300ms" } }
-        for i = 1, 15 do files["001_notx.sql"][i + 1] = "select pg_sleep(0.05);" end
-        files["001_notx.sql"] = table.concat(files["001_notx.sql"], "\n") .. "\n"
-        files["002_notx.lua"] = "return { transaction = false, lock_timeout = '250ms', up = function(db)\n"
-          .. "  for _ = 1, 15 do db:exec('select pg_sleep(0.05)') end\nend }\n"
-        local dir = H.migrations(files)
-        -- another application's session through the same pooler, reading its settings
-        local script = {}
-        for _ = 1, 120 do script[#script + 1] = "SHOW lock_timeout;\nSELECT pg_sleep(0.02);" end
-        local reader_sql = H.write(H.tmpdir() .. "/reader.sql", table.concat(script, "\n") .. "\n")
-        local reader = H.spawn({ "-X", "-A", "-t", "-d", bouncer_url(name, port1), "-f", reader_sql },
-          { program = H.psql, timeout = 60 })
-        sleep(0.2)
-        H.run_ok(cmd("up", bouncer_url(name, port1), dir, "--lock=table"), "2 migrations applied")
-        local rr = reader:wait()
-        assert.are.equal(0, rr.code, rr.err)
-        assert.are.same({ "1", "2" }, versions(url))
-        local seen = {}
-        for v in rr.out:gmatch("[^\n]+") do seen[v] = (seen[v] or 0) + 1 end
-        assert.are.same({ ["0"] = 120 }, seen)
-      end)
+      local url, name = H.new_db()
+      local files = { ["001_notx.sql"] = { "-- migrate:up transaction:false lock_timeout:300ms" } }
+      for i = 1, 15 do files["001_notx.sql"][i + 1] = "select pg_sleep(0.05);" end
+      files["001_notx.sql"] = table.concat(files["001_notx.sql"], "\n") .. "\n"
+      files["002_notx.lua"] = "return { transaction = false, lock_timeout = '250ms', up = function(db)\n"
+        .. "  for _ = 1, 15 do db:exec('select pg_sleep(0.05)') end\nend }\n"
+      local dir = H.migrations(files)
+      -- another application's session through the same pooler, reading its settings
+      local script = {}
+      for _ = 1, 120 do script[#script + 1] = "SHOW lock_timeout;\nSELECT pg_sleep(0.02);" end
+      local reader_sql = H.write(H.tmpdir() .. "/reader.sql", table.concat(script, "\n") .. "\n")
+      local reader = H.spawn({ "-X", "-A", "-t", "-d", bouncer_url(name, port1), "-f", reader_sql },
+        { program = H.psql, timeout = 60 })
+      sleep(0.2)
+      H.run_ok(cmd("up", bouncer_url(name, port1), dir, "--lock=table"), "2 migrations applied")
+      local rr = reader:wait()
+      assert.are.equal(0, rr.code, rr.err)
+      assert.are.same({ "1", "2" }, versions(url))
+      local seen = {}
+      for v in rr.out:gmatch("[^\n]+") do seen[v] = (seen[v] or 0) + 1 end
+      assert.are.same({ ["0"] = 120 }, seen)
     end)
   end)
 
@@ -911,24 +907,21 @@ describe("--json", function()
   end)
 
   it("gives the database's version after a failed up or down too", function()
-    known_bug("up --json and down --json leave out `version` when a migration fails (docs/json.md: "
-      .. "`version` is the database's version afterwards)", function()
-      local url = H.new_db()
-      local dir = H.migrations({
-        ["001_one.sql"] = "-- migrate:up\ncreate table one (id int);\n-- migrate:down\nselect 1/0;\n",
-        ["002_bad.sql"] = "select 1/0;\n",
-      })
-      local res = H.run(cmd("up", url, dir, "--json"))
-      assert.are.equal(1, res.code)
-      local doc = decode(res.out)
-      assert_envelope(doc, "up", 1)
-      assert.are.same({ "1" }, versions(url))
-      assert.are.equal(1, doc.version)
-      res = H.run(cmd("down", url, dir, "--json"))
-      assert.are.equal(1, res.code)
-      doc = decode(res.out)
-      assert_envelope(doc, "down", 1)
-      assert.are.equal(1, doc.version)
-    end)
+    local url = H.new_db()
+    local dir = H.migrations({
+      ["001_one.sql"] = "-- migrate:up\ncreate table one (id int);\n-- migrate:down\nselect 1/0;\n",
+      ["002_bad.sql"] = "select 1/0;\n",
+    })
+    local res = H.run(cmd("up", url, dir, "--json"))
+    assert.are.equal(1, res.code)
+    local doc = decode(res.out)
+    assert_envelope(doc, "up", 1)
+    assert.are.same({ "1" }, versions(url))
+    assert.are.equal(1, doc.version)
+    res = H.run(cmd("down", url, dir, "--json"))
+    assert.are.equal(1, res.code)
+    doc = decode(res.out)
+    assert_envelope(doc, "down", 1)
+    assert.are.equal(1, doc.version)
   end)
 end)

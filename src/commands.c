@@ -87,6 +87,21 @@ static ms_status dry_end(ms_ctx *c, ms_status st, size_t done, const char *what)
   return st;
 }
 
+/* --json: the database's version after a failed run (when it can be read). */
+static void json_version(ms_ctx *c) {
+  ms_applied a;
+  if (!ms_json_on(c) || !c->conn || !c->table_sql) return;
+  char *keep = c->err ? strdup(c->err) : NULL;
+  if (ms_tracker_load(c, &a) == MS_OK) {
+    int64_t v = 0;
+    for (size_t i = 0; i < a.n; i++) if (!a.v[i].failed_op) v = a.v[i].version;
+    ms_json_int(c, "version", v);
+    ms_applied_free(&a);
+  }
+  free(c->err);
+  c->err = keep;
+}
+
 /* Runs the plan in order, between the before_all and after_all hooks;
  * stops at the first failure. */
 static ms_status run_steps(ms_ctx *c, const ms_plan *p, int down, size_t *done);
@@ -157,6 +172,7 @@ ms_status ms_cmd_up(ms_ctx *c) {
     if (st == MS_OK) st = run_plan(c, &p, 0, &done);
   }
   if (c->opts.dry_run) st = dry_end(c, st, done, "applied");
+  else if (st != MS_OK) json_version(c);
   else if (st == MS_OK) {
     char lead[64];
     snprintf(lead, sizeof lead, done ? "%zu migration%s applied" : "nothing to apply", done,
@@ -184,6 +200,7 @@ ms_status ms_cmd_down(ms_ctx *c, long steps) {
   if (st == MS_OK) st = check_plan(c, &p, 1);
   if (st == MS_OK) st = run_plan(c, &p, 1, &done);
   if (c->opts.dry_run) st = dry_end(c, st, done, "rolled back");
+  else if (st != MS_OK) json_version(c);
   else if (st == MS_OK) {
     char lead[64];
     snprintf(lead, sizeof lead, done ? "%zu migration%s rolled back" : "nothing to roll back", done,

@@ -103,10 +103,12 @@ void ms_conn_notices(ms_ctx *c, int on) {
 }
 
 int ms_conn_watch_sql(ms_ctx *c, int local, char *out, size_t n) {
-  if (!c->conn || PQserverVersion(c->conn) < 140000) return 0;
+  if (!c->conn || PQserverVersion(c->conn) < 140000 || (!local && ms_conn_pooled(c))) return 0;
   snprintf(out, n, "SET %sclient_connection_check_interval = '1s'", local ? "LOCAL " : "");
   return 1;
 }
+
+int ms_conn_pooled(const ms_ctx *c) { return c->opts.lock_mode == MS_LOCK_TABLE; }
 
 void ms_conn_recover(ms_ctx *c) {
   if (!c->conn || PQstatus(c->conn) != CONNECTION_OK) return;

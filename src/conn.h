@@ -48,6 +48,10 @@ void ms_conn_notices(ms_ctx *c, int on);
  * its transaction rolled back instead of running on. local: SET LOCAL. */
 int ms_conn_watch_sql(ms_ctx *c, int local, char *out, size_t n);
 
+/* 1 when moonshift was told it runs through a transaction pooler
+ * (--lock=table): session-level SET would leak to other clients there. */
+int ms_conn_pooled(const ms_ctx *c);
+
 /* After a failure: rolls back an open transaction and resets session
  * settings, so the next migration starts clean. Best effort. */
 void ms_conn_recover(ms_ctx *c);

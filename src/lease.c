@@ -69,7 +69,8 @@ static ms_status ensure_table(ms_ctx *c, const char *table) {
   ms_conn_notices(c, 1);
   ms_buf_free(&q);
   const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-  int raced = state && (strcmp(state, "23505") == 0 || strcmp(state, "42P07") == 0);
+  int raced = state && (strcmp(state, "23505") == 0 || strcmp(state, "42P07") == 0 ||
+                        strcmp(state, "42710") == 0 || strcmp(state, "42P06") == 0);
   st = ms_pg_ok(r) || raced ? MS_OK : ms_conn_report(c, r);
   PQclear(r);
   return st;

@@ -21,7 +21,9 @@
 #include "sqlfile.h"
 
 /* Pushes a new environment for m: require("moonshift.sandbox").env(info). */
-static void push_env(lua_State *L, const ms_migration *m) {
+static void push_env(ms_ctx *c, const ms_migration *m) {
+  lua_State *L = c->L;
+  const char *lib = ms_config_lib_path(c);
   lua_getglobal(L, "require");
   lua_pushliteral(L, "moonshift.sandbox");
   lua_call(L, 1, 1);
@@ -34,7 +36,12 @@ static void push_env(lua_State *L, const ms_migration *m) {
   lua_setfield(L, -2, "version");
   lua_pushstring(L, m->name);
   lua_setfield(L, -2, "name");
-  lua_call(L, 1, 1);
+  lua_createtable(L, 0, 1);
+  if (lib) {
+    lua_pushstring(L, lib);
+    lua_setfield(L, -2, "lib_dir");
+  }
+  lua_call(L, 2, 1);
 }
 
 /* Applies the migration's lock_timeout / statement_timeout (or the
@@ -44,6 +51,17 @@ static ms_status set_timeouts(ms_ctx *c, int tx) {
   const char *defaults[2] = { c->opts.lock_timeout_default, c->opts.statement_timeout_default };
   char watch[96];
   ms_status st = ms_conn_watch_sql(c, tx, watch, sizeof watch) ? ms_conn_exec(c, watch) : MS_OK;
+  if (!tx && ms_conn_pooled(c)) {
+    /* through a pooler a session SET would reach other clients' sessions */
+    for (int i = 0; i < 2; i++) {
+      lua_getfield(c->L, -1, names[i]);
+      if (lua_isstring(c->L, -1) || (defaults[i] && *defaults[i]))
+        fprintf(stderr, "moonshift: warning: %s is not applied to a transaction = false migration "
+                "through a connection pooler (it would leak to other clients)\n", names[i]);
+      lua_pop(c->L, 1);
+    }
+    return st;
+  }
   for (int i = 0; i < 2 && st == MS_OK; i++) {
     lua_getfield(c->L, -1, names[i]);
     const char *v = lua_isstring(c->L, -1) ? lua_tostring(c->L, -1) : defaults[i];
@@ -123,7 +141,7 @@ static ms_status check_shape(ms_ctx *c, const ms_migration *m) {
 static ms_status load(ms_ctx *c, ms_migration *m) {
   lua_State *L = c->L;
   int top = lua_gettop(L);
-  push_env(L, m);
+  push_env(c, m);
   ms_status st = ms_lua_loadfile(c, m->path);
   if (st != MS_OK) return st;
   if (ms_lua_pcall(L, 0, 1) != LUA_OK) return ms_lua_fail(c, MS_EUSAGE, NULL);

@@ -186,6 +186,14 @@ static int timeout_sql(ms_ctx *c, const ms_section *sec, int i, char *out, size_
 
 static ms_status set_timeouts(ms_ctx *c, const ms_section *sec) {
   char q[96];
+  if (!sec->transaction && ms_conn_pooled(c)) {
+    /* through a pooler a session SET would reach other clients' sessions */
+    if (timeout_sql(c, sec, 0, q, sizeof q) || timeout_sql(c, sec, 1, q, sizeof q))
+      fprintf(stderr, "moonshift: warning: lock_timeout/statement_timeout are not applied to a "
+              "transaction:false section through a connection pooler (they would leak to other "
+              "clients)\n");
+    return MS_OK;
+  }
   if (ms_conn_watch_sql(c, sec->transaction, q, sizeof q)) {
     ms_status st = ms_conn_exec(c, q);
     if (st != MS_OK) return st;
