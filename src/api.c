@@ -16,6 +16,7 @@
 
 struct moonshift {
   lua_State *L;
+  ms_alloc alloc;
   char *url, *dir, *table;
   int lock_table;
   double lock_timeout;
@@ -37,6 +38,8 @@ static int l_api_call(lua_State *L) {
   ms_ctx c;
   memset(&c, 0, sizeof c);
   c.L = L;
+  c.alloc = &m->alloc;
+  c.opts.lua_memory = m->alloc.limit;
   c.config_ref = LUA_NOREF;
   c.command = k->command;
   c.opts.url = m->url;
@@ -79,7 +82,8 @@ static int l_api_open(lua_State *L) {
 moonshift *moonshift_open(const moonshift_options *o) {
   moonshift *m = calloc(1, sizeof *m);
   if (!m) return NULL;
-  m->L = luaL_newstate();
+  m->alloc.limit = (size_t)1 << 30;
+  m->L = ms_runtime_newstate(&m->alloc);
   m->lock_timeout = -1;
   if (o) {
     m->url = o->url ? strdup(o->url) : NULL;

@@ -94,6 +94,8 @@ static const char *global_help =
   "                       N times, with growing pauses; default 5\n"
   "  --dry-run            up/down: print what would run, rehearse transactional\n"
   "                       migrations in a transaction that is rolled back\n"
+  "  --lua-timeout DUR    stop a Lua up/down running longer than this (default: none)\n"
+  "  --lua-memory SIZE    memory Lua may hold, e.g. 512MB (default 1GB)\n"
   "  --json               status, check, log, up, down: one JSON document on stdout\n"
   "                       (schema in docs/json.md) instead of text\n"
   "  -v, --verbose        more detail (statement durations)\n"
@@ -136,6 +138,21 @@ static int parse_duration(const char *s, double *out) {
   return 0;
 }
 
+/* Accepts 512MB, 2GB, 1048576 (bytes); at least 1 MB. */
+static int parse_size(const char *s, size_t *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || v <= 0) return -1;
+  if (strcmp(end, "kB") == 0 || strcmp(end, "KB") == 0) v *= 1024;
+  else if (strcmp(end, "MB") == 0) v *= 1024.0 * 1024;
+  else if (strcmp(end, "GB") == 0) v *= 1024.0 * 1024 * 1024;
+  else if (*end) return -1;
+  if (v < 1024.0 * 1024) return -1;
+  *out = (size_t)v;
+  return 0;
+}
+
 static int parse_version(const char *s, int64_t *out) {
   char *end;
   if (!*s || *s == '-' || *s == '+') return -1;
@@ -148,7 +165,7 @@ static int parse_version(const char *s, int64_t *out) {
 
 /* Options that take a value. */
 static const char *const valued[] = { "url", "dir", "table", "to", "lock-timeout", "retries", "lock",
-                                      "lock-lease", "config", "env", NULL };
+                                      "lock-lease", "config", "env", "lua-timeout", "lua-memory", NULL };
 
 static int takes_value(const char *name) {
   for (int i = 0; valued[i]; i++) if (strcmp(valued[i], name) == 0) return 1;
@@ -161,7 +178,13 @@ static ms_status set_value(ms_ctx *c, ms_cli *o, const char *name, const char *v
   else if (strcmp(name, "env") == 0) o->env = v;
   else if (strcmp(name, "dir") == 0) o->opts.dir = v;
   else if (strcmp(name, "table") == 0) o->opts.table = v;
-  else if (strcmp(name, "lock") == 0) {
+  else if (strcmp(name, "lua-timeout") == 0) {
+    if (parse_duration(v, &o->opts.lua_timeout) != 0)
+      return ms_fail(c, MS_EUSAGE, "--lua-timeout takes a duration such as 10min, not '%s'", v);
+  } else if (strcmp(name, "lua-memory") == 0) {
+    if (parse_size(v, &o->opts.lua_memory) != 0)
+      return ms_fail(c, MS_EUSAGE, "--lua-memory takes a size of at least 1MB, such as 512MB or 2GB, not '%s'", v);
+  } else if (strcmp(name, "lock") == 0) {
     if (strcmp(v, "advisory") == 0) o->opts.lock_mode = MS_LOCK_ADVISORY;
     else if (strcmp(v, "table") == 0) o->opts.lock_mode = MS_LOCK_TABLE;
     else return ms_fail(c, MS_EUSAGE, "--lock takes advisory or table, not '%s'", v);

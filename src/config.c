@@ -59,6 +59,8 @@ static void apply(ms_ctx *c) {
   if (c->opts.lock_mode == MS_LOCK_AUTO && (v = setting(c, "lock")))
     c->opts.lock_mode = strcmp(v, "table") == 0 ? MS_LOCK_TABLE : MS_LOCK_ADVISORY;
   if (c->opts.lock_lease <= 0 && (v = setting(c, "lock_lease"))) c->opts.lock_lease = seconds_of(v);
+  if (c->opts.lua_timeout <= 0 && (v = setting(c, "lua_timeout"))) c->opts.lua_timeout = seconds_of(v);
+  if (c->opts.lua_memory == 0 && (v = setting(c, "lua_memory"))) c->opts.lua_memory = (size_t)(atof(v) * 1024 * 1024);
 }
 
 ms_status ms_config_load(ms_ctx *c, const char *path, const char *env) {

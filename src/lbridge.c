@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "ldb.h"
+#include "runtime.h"
 
 /* Message handler: strings get a traceback appended; SQL error tables get a
  * "traceback" field; any other value is turned into a string first. */
@@ -30,6 +31,22 @@ static int l_traceback(lua_State *L) {
   }
   luaL_traceback(L, L, msg, 1);
   return 1;
+}
+
+/* Count hook: checks the deadline every 10,000 instructions. The context
+ * is found in the state's extra space. */
+static void l_guard_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  ms_ctx *c = *(ms_ctx **)lua_getextraspace(L);
+  if (c && c->lua_deadline > 0 && ms_now_ms() > c->lua_deadline)
+    luaL_error(L, "the Lua code ran longer than its lua_timeout (%f s) and was stopped", c->opts.lua_timeout);
+}
+
+void ms_lua_guard(ms_ctx *c, int on) {
+  if (c->opts.lua_timeout <= 0) return;
+  *(ms_ctx **)lua_getextraspace(c->L) = c;
+  c->lua_deadline = on ? ms_now_ms() + c->opts.lua_timeout * 1000 : 0;
+  lua_sethook(c->L, on ? l_guard_hook : NULL, on ? LUA_MASKCOUNT : 0, 10000);
 }
 
 int ms_lua_pcall(lua_State *L, int nargs, int nresults) {
@@ -70,7 +87,11 @@ ms_status ms_lua_fail(ms_ctx *c, ms_status code, const char *what) {
     lua_pop(L, 1);
   } else {
     const char *msg = lua_tostring(L, -1);
-    ms_buf_puts(&b, msg ? msg : "(error object is not a string)");
+    if (msg && strcmp(msg, "not enough memory") == 0 && c->alloc && c->alloc->limit)
+      ms_buf_printf(&b, "Lua ran out of memory (the limit is %zu MB; see --lua-memory)",
+                    c->alloc->limit >> 20);
+    else
+      ms_buf_puts(&b, msg ? msg : "(error object is not a string)");
   }
   lua_pop(L, 1);
   if (code == MS_EFAILED) code = ms_conn_failure(c);

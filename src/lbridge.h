@@ -21,4 +21,9 @@ ms_status ms_lua_fail(ms_ctx *c, ms_status code, const char *what);
  * "path:line: message" for syntax errors; then nothing is pushed. */
 ms_status ms_lua_loadfile(ms_ctx *c, const char *path) MS_MUST_CHECK;
 
+/* Starts (on) or stops the time guard of opts.lua_timeout around a call
+ * into a migration: past the deadline, the running Lua code raises "ran
+ * longer than its lua_timeout". No-op without a timeout. */
+void ms_lua_guard(ms_ctx *c, int on);
+
 #endif

@@ -197,7 +197,11 @@ ms_status ms_luarun_run(ms_ctx *c, ms_migration *m, const ms_record *rec) {
   if (c->opts.dry_run) {
     /* rehearsed inside the caller's transaction; db methods print their SQL */
     if (!tx) printf("  (runs outside a transaction: not rehearsed)\n");
-    else if (ms_lua_pcall(L, 1, 0) != LUA_OK) st = ms_lua_fail(c, MS_EFAILED, NULL);
+    else {
+      ms_lua_guard(c, 1);
+      if (ms_lua_pcall(L, 1, 0) != LUA_OK) st = ms_lua_fail(c, MS_EFAILED, NULL);
+      ms_lua_guard(c, 0);
+    }
     if (st == MS_OK && tx) st = ms_hook_each(c, "after_each", m, rec->down ? "down" : "up", ms_now_ms() - rec->t0);
     if (st == MS_OK && tx) {
       ms_buf q = {0};
@@ -208,7 +212,16 @@ ms_status ms_luarun_run(ms_ctx *c, ms_migration *m, const ms_record *rec) {
     lua_settop(L, top);
     return st;
   }
-  if (ms_lua_pcall(L, 1, 0) != LUA_OK) st = ms_lua_fail(c, MS_EFAILED, NULL);
+  ms_lua_guard(c, 1);
+  if (ms_lua_pcall(L, 1, 0) != LUA_OK) {
+    st = ms_lua_fail(c, MS_EFAILED, NULL);
+    if (c->err && strncmp(c->err, "Lua ran out of memory", 21) == 0) {
+      char *why = strdup(c->err);
+      st = ms_fail(c, st, "%s: %s", m->path, why ? why : "Lua ran out of memory");
+      free(why);
+    }
+  }
+  ms_lua_guard(c, 0);
   if (st == MS_OK && tx) st = check_tx_state(c, m);
   if (st == MS_OK) st = ms_hook_each(c, "after_each", m, rec->down ? "down" : "up", ms_now_ms() - rec->t0);
   if (st == MS_OK) {

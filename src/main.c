@@ -23,7 +23,7 @@
 #define MS_VERSION "0.1.0"
 #define CTX_MT "moonshift.ctx"
 
-typedef struct main_args { int argc; char **argv; } main_args;
+typedef struct main_args { int argc; char **argv; ms_alloc *alloc; } main_args;
 
 static int l_ctx_gc(lua_State *L) {
   ms_ctx_release(luaL_checkudata(L, 1, CTX_MT));
@@ -74,6 +74,7 @@ static int l_main(lua_State *L) {
   ms_ctx *c = lua_newuserdatauv(L, sizeof *c, 0);
   memset(c, 0, sizeof *c);
   c->L = L;
+  c->alloc = a->alloc;
   luaL_newmetatable(L, CTX_MT);
   lua_pushcfunction(L, l_ctx_gc);
   lua_setfield(L, -2, "__gc");
@@ -84,6 +85,8 @@ static int l_main(lua_State *L) {
     c->opts = cli.opts;
     if (!cli.version) st = ms_config_load(c, cli.config, cli.env);
     if (c->opts.lock_lease <= 0) c->opts.lock_lease = 30;
+    if (c->opts.lua_memory == 0) c->opts.lua_memory = (size_t)1 << 30;
+    c->alloc->limit = c->opts.lua_memory;
   }
   if (st == MS_OK) {
     if (cli.version) printf("moonshift %s\n", MS_VERSION);
@@ -112,13 +115,15 @@ static int l_panic_handler(lua_State *L) {
 }
 
 int main(int argc, char **argv) {
-  main_args a = { argc, argv };
+  main_args a = { argc, argv, NULL };
   signal(SIGPIPE, SIG_IGN);
-  lua_State *L = luaL_newstate();
+  ms_alloc alloc = { 0, 0 };
+  lua_State *L = ms_runtime_newstate(&alloc);
   if (!L) {
     fprintf(stderr, "moonshift: out of memory\n");
     return MS_EFAILED;
   }
+  a.alloc = &alloc;
   lua_pushcfunction(L, l_panic_handler);
   lua_pushcfunction(L, l_main);
   lua_pushlightuserdata(L, &a);

@@ -49,6 +49,8 @@ typedef struct ms_opts {
   int dry_run;              /* --dry-run: rehearse in a transaction, roll back */
   int allow_modified;       /* --allow-modified: run although applied files changed */
   int retries;              /* --retries: reruns after lock_timeout (55P03) */
+  double lua_timeout;       /* --lua-timeout: seconds a Lua up/down may run; 0: no limit */
+  size_t lua_memory;        /* --lua-memory: bytes Lua may hold; 0: unset (1 GiB) */
   int json;                 /* --json: one JSON document instead of text */
   const char *lock_timeout_default;       /* for migrations that set none */
   const char *statement_timeout_default;
@@ -73,6 +75,8 @@ typedef struct ms_ctx {
   int retry_safe;           /* that failure left nothing behind: it may be rerun */
   void *json;               /* the --json document being built (jsonout.c) */
   void *lease;              /* the table lease and its renewer (lease.c) */
+  struct ms_alloc *alloc;   /* the Lua state's allocator accounting (runtime.c) */
+  double lua_deadline;      /* ms_now_ms() past which Lua code is stopped; 0: none */
   int config_ref;           /* registry ref of the resolved config, or LUA_NOREF (-2) */
   const char *command;      /* the command being run (for hooks' ctx) */
   int64_t lock_key;

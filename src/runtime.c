@@ -3,6 +3,9 @@
  * build/embedded.c and ldb.c. */
 #include "runtime.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -18,6 +21,32 @@ static int l_runtime_load(lua_State *L) {
   lua_pushstring(L, e->module);
   lua_call(L, 1, 1);
   return 1;
+}
+
+static void *l_runtime_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  ms_alloc *a = ud;
+  size_t old = ptr ? osize : 0;
+  if (nsize == 0) {
+    free(ptr);
+    a->used -= old;
+    return NULL;
+  }
+  if (a->limit && nsize > old && a->used - old + nsize > a->limit) return NULL;
+  void *p = realloc(ptr, nsize);
+  if (p) a->used = a->used - old + nsize;
+  return p;
+}
+
+static int l_runtime_panic(lua_State *L) {
+  const char *msg = lua_tostring(L, -1);
+  fprintf(stderr, "moonshift: internal error (unprotected Lua error): %s\n", msg ? msg : "?");
+  return 0;
+}
+
+lua_State *ms_runtime_newstate(ms_alloc *a) {
+  lua_State *L = lua_newstate(l_runtime_alloc, a);
+  if (L) lua_atpanic(L, l_runtime_panic);
+  return L;
 }
 
 void ms_runtime_preload(lua_State *L) {

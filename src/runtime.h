@@ -17,6 +17,15 @@ typedef struct ms_embedded {
 /* Generated from lua/ by src/embed.lua; ends with a NULL module. */
 extern const ms_embedded ms_embedded_files[];
 
+/* The allocator of moonshift's Lua states: counts what Lua holds and
+ * refuses to go past limit (0: no limit), so a migration that allocates
+ * without bound gets Lua's "not enough memory" error instead of the
+ * machine's memory. */
+typedef struct ms_alloc { size_t used, limit; } ms_alloc;
+
+/* A new Lua state using a's accounting (a must outlive it), or NULL. */
+struct lua_State *ms_runtime_newstate(ms_alloc *a);
+
 /* Registers every embedded module in package.preload. Stack: [-0, +0];
  * may raise (memory). */
 void ms_runtime_preload(struct lua_State *L);

@@ -7,7 +7,7 @@ local M = {}
 local SETTINGS = {
   url = "string", dir = "string", table = "string", lock = "string",
   lock_timeout = "string", statement_timeout = "string", lock_lease = "string",
-  lib_path = "string", variables = "table",
+  lib_path = "string", variables = "table", lua_timeout = "string", lua_memory = "number",
 }
 local TOP_ONLY = { environments = "table", hooks = "table", commands = "table" }
 local HOOKS = { before_all = true, after_all = true, before_each = true, after_each = true, on_error = true }
@@ -63,7 +63,10 @@ local function check_settings(t, path, source, where, allowed)
       fail(path, source, k, ("'%s' in %s must be a %s, not a %s"):format(k, where, want, type(v)))
     end
   end
-  for _, k in ipairs({ "lock_timeout", "statement_timeout", "lock_lease" }) do
+  if t.lua_memory and (math.type(t.lua_memory) ~= "integer" or t.lua_memory < 1) then
+    fail(path, source, "lua_memory", "'lua_memory' must be a whole number of megabytes (1 or more)")
+  end
+  for _, k in ipairs({ "lock_timeout", "statement_timeout", "lock_lease", "lua_timeout" }) do
     if t[k] and not is_duration(t[k]) then
       fail(path, source, k, ("'%s' must be a duration such as \"2s\" or \"10min\", not %q"):format(k, t[k]))
     end
