@@ -117,7 +117,7 @@ end)
 
 describe("moonshift up: folder problems", function()
   -- Each case: the files, extra sub-folders, and patterns stderr must match.
-  -- A valid 000_ok.sql sits next to them and must not run.
+  -- A valid 999_ok.sql sits next to them and must not run.
   local cases = {
     { "two files with the same version", { ["001_a.sql"] = "", ["1_b.lua"] = "return { up = function() end }" }, {},
       { "001_a%.sql", "1_b%.lua", "both have version 1" } },
@@ -139,13 +139,13 @@ describe("moonshift up: folder problems", function()
   for _, c in ipairs(cases) do
     it("exits 2 on " .. c[1] .. ", naming the file, and runs nothing", function()
       local url = H.new_db()
-      local files = { ["000_ok.sql"] = "create table ok (id int);\n" }
+      local files = { ["999_ok.sql"] = "create table ok (id int);\n" }
       for k, v in pairs(c[2]) do files[k] = v end
       local dir = H.migrations(files)
       for _, d in ipairs(c[3]) do os.execute("mkdir " .. H.q(dir .. "/" .. d)) end
       local res = H.run_fails(cmd("up", url, dir), "^moonshift: migrations folder .* has problems; nothing was run:\n", 2)
       for _, pattern in ipairs(c[4]) do assert.matches(pattern, res.err) end
-      assert.is_nil(res.err:find("000_ok", 1, true))
+      assert.is_nil(res.err:find("999_ok", 1, true))
       assert.are.equal("", res.out)
       assert.is_false(exists(url, "ok"))
       assert.is_nil(tracked(url))
@@ -155,7 +155,7 @@ describe("moonshift up: folder problems", function()
   it("names every offending file in one report", function()
     local url = H.new_db()
     local dir = H.migrations({
-      ["000_ok.sql"] = "create table ok (id int);\n",
+      ["999_ok.sql"] = "create table ok (id int);\n",
       ["001_a.sql"] = "", ["001_b.sql"] = "", ["2x.sql"] = "", ["seed.lua"] = "",
       ["3_lonely.down.sql"] = "", ["4_a.txt"] = "",
     })

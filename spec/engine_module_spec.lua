@@ -158,9 +158,12 @@ describe("moonshift.sections", function()
     assert.are.equal(4, s.down.line)
   end)
 
-  it("does not take a longer word for a marker", function()
-    local text = "-- migrate:upgrade\nselect 1;\n"
-    assert.are.same({ sql = text, line = 1, transaction = true, offset = 0 }, assert(ms.sections(text, "f.sql")).up)
+  it("refuses a comment that looks like a mistyped marker", function()
+    for _, line in ipairs({ "-- migrate:upgrade", "-- migrate:dwon", "--migrate:Up" }) do
+      local got, err = ms.sections(line .. "\nselect 1;\n", "f.sql")
+      assert.is_nil(got)
+      assert.matches("^f%.sql:1: '" .. line:gsub("%p", "%%%0") .. "' is not a marker", err)
+    end
   end)
 
   local bad = {

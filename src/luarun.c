@@ -94,8 +94,9 @@ static ms_status check_shape(ms_ctx *c, const ms_migration *m) {
   lua_State *L = c->L;
   if (!lua_istable(L, -1)) {
     const char *got = lua_isnone(L, -1) || lua_isnil(L, -1) ? "nothing" : luaL_typename(L, -1);
-    return ms_fail(c, MS_EUSAGE, "%s: the file returned %s instead of a table (a Lua migration "
-                   "returns { up = function(db) ... end, down = function(db) ... end })", m->path, got);
+    return ms_fail(c, MS_EUSAGE, "%s: the file returned %s%s instead of a table (a Lua migration "
+                   "returns { up = function(db) ... end, down = function(db) ... end })", m->path,
+                   strcmp(got, "nothing") == 0 ? "" : "a ", got);
   }
   int t_up = lua_getfield(L, -1, "up");
   int t_down = lua_getfield(L, -2, "down");

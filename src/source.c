@@ -49,6 +49,11 @@ void ms_name_parse(const char *fname, ms_name *out) {
     v = v * 10 + d;
   }
   out->version = (int64_t)v;
+  if (v == 0) {
+    out->role = MS_NAME_BAD;
+    out->why = "version 0 is reserved: it means \"before every migration\" (down --to 0)";
+    return;
+  }
   if (i >= stem || fname[i] != '_' || i + 1 >= stem) {
     out->role = MS_NAME_BAD;
     out->why = "expected <version>_<name>.sql, <version>_<name>.lua or <version>_<name>.up.sql/.down.sql";

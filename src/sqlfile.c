@@ -35,6 +35,15 @@ int ms_sqlfile_duration_ok(const char *s, size_t n) {
   return 0;
 }
 
+/* A comment line starting "-- migrate:" that marker() rejected: a typo such
+ * as "-- migrate:dwon" would otherwise silently join the section above. */
+static int looks_like_marker(const char *s, const char *e) {
+  if (e - s < 2 || s[0] != '-' || s[1] != '-') return 0;
+  const char *p = s + 2;
+  while (p < e && is_space(*p)) p++;
+  return (size_t)(e - p) >= 8 && memcmp(p, "migrate:", 8) == 0;
+}
+
 /* key:value with a duration value, copied into out. */
 static int duration_option(const char *w, size_t n, const char *key, char *out, size_t cap) {
   size_t k = strlen(key);
@@ -100,6 +109,11 @@ int ms_sqlfile_parse_with(const char *path, const char *text, size_t len, int as
     size_t next = nl ? (size_t)(nl - text) + 1 : len;
     const char *opts = NULL;
     int kind = marker(s, e, &opts);
+    if (!kind && looks_like_marker(s, e)) {
+      ms_buf_printf(err, "%s:%d: '%.*s' is not a marker (-- migrate:up or -- migrate:down, then "
+                    "options)", path, line, (int)(e - s > 60 ? 60 : e - s), s);
+      return -1;
+    }
     if (kind) {
       ms_section *sec = kind == 1 ? &out->up : &out->down;
       const char *what = kind == 1 ? "up" : "down";
