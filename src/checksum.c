@@ -8,10 +8,18 @@
 
 struct ms_sha256 { EVP_MD_CTX *md; };
 
+/* The SHA-256 implementation, fetched once: OpenSSL 3 looks it up again on
+ * every EVP_sha256() init, which cost more than hashing a small file. */
+static const EVP_MD *sha256_md(void) {
+  static EVP_MD *md;
+  if (!md) md = EVP_MD_fetch(NULL, "SHA256", NULL);
+  return md ? md : EVP_sha256();
+}
+
 ms_sha256 *ms_sha256_new(void) {
   EVP_MD_CTX *md = EVP_MD_CTX_new();
   if (!md) return NULL;
-  if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+  if (EVP_DigestInit_ex(md, sha256_md(), NULL) != 1) {
     EVP_MD_CTX_free(md);
     return NULL;
   }
@@ -66,5 +74,5 @@ void ms_sha256_norm_end(ms_sha256 *h, ms_norm *st) {
 
 void ms_sha256_raw(const void *data, size_t len, unsigned char out[32]) {
   unsigned int n = 0;
-  EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
+  EVP_Digest(data, len, out, &n, sha256_md(), NULL);
 }

@@ -95,7 +95,7 @@ ms_status ms_lock_acquire(ms_ctx *c) {
                      "another moonshift run holds it", key, c->opts.lock_timeout);
     if (now >= next_report) {
       show_holder(c, key);
-      next_report = now + 10000;
+      next_report = now + 5000;
     }
     sleep_ms(delay + rand() % (delay / 2 + 1));
     if (delay < 1000) delay *= 2;
