@@ -29,16 +29,17 @@ local SQITCH = os.getenv("BENCH_SQITCH") or ""
 local PSQL = lib.psql
 
 -- Sizes and repetitions. Full: about 12 minutes on 2 idle cores; quick: about 2.
--- psql-1rt runs up to onert_max migrations, dbmate and sqitch up to peer_max.
+-- psql-1rt runs up to onert_max migrations, dbmate up to peer_max, sqitch (the
+-- slowest by far) up to sqitch_max.
 local C = QUICK and {
   sizes = { 10, 50, 200 }, rounds = { [10] = 3, [50] = 3, [200] = 2 },
-  status_runs = 5, peer_status_runs = 2, peer_max = 50, onert_max = 200,
+  status_runs = 5, peer_status_runs = 2, peer_max = 50, sqitch_max = 10, onert_max = 200,
   dump_scales = { 1, 5 }, dump_rounds = 2,
   update_rows = 100000, batch = 10000, update_rounds = 2,
   one_mb = 10, tiny = 100000, nest_depth = 100000, nest_blocks = 2, split_runs = 3,
 } or {
-  sizes = { 100, 1000, 10000 }, rounds = { [100] = 5, [1000] = 3, [10000] = 3 },
-  status_runs = 10, peer_status_runs = 3, peer_max = 1000, onert_max = 1000,
+  sizes = { 100, 1000, 10000 }, rounds = { [100] = 5, [1000] = 3, [10000] = 2 },
+  status_runs = 10, peer_status_runs = 3, peer_max = 1000, sqitch_max = 100, onert_max = 1000,
   dump_scales = { 7, 70 }, dump_rounds = 3,
   update_rows = 1000000, batch = 10000, update_rounds = 3,
   one_mb = 100, tiny = 1000000, nest_depth = 1000000, nest_blocks = 8, split_runs = 5,
@@ -117,7 +118,7 @@ local function tools_for(n, files)
       status = function(db) return lib.timed(dbmate(db, "status")) end,
       noop = function(db) return lib.timed(dbmate(db, "up")) end }
   end
-  if n <= C.peer_max and SQITCH ~= "" then
+  if n <= C.sqitch_max and SQITCH ~= "" then
     local function sqitch(db, cmd, ...)
       local argv = { SQITCH, cmd, "--chdir", files.sqitch }
       for _, a in ipairs({ ... }) do argv[#argv + 1] = a end
@@ -145,7 +146,7 @@ local function prepare_files(n)
   gen.floor_script(f.floor, n, false)
   if n <= C.onert_max then gen.floor_script(f.onert, n, true) end
   gen.down_script(f.down, n, math.min(100, n))
-  if n <= C.peer_max and SQITCH ~= "" then gen.sqitch_project(f.sqitch, n, PSQL) end
+  if n <= C.sqitch_max and SQITCH ~= "" then gen.sqitch_project(f.sqitch, n, PSQL) end
   return f
 end
 
@@ -168,8 +169,14 @@ local function run_sizes(R)
     local tools = tools_for(n, files)
     local S = { n = n, up = {}, down = {}, status = {}, peer_status = {}, tools = {}, rounds = C.rounds[n] }
     for _, t in ipairs(tools) do S.tools[#S.tools + 1] = t.name end
+    -- psql, psql-1rt and moonshift run next to each other, in an order that
+    -- rotates each round; the peers come after them.
+    local core, peers = {}, {}
+    for _, t in ipairs(tools) do table.insert(t.peer and peers or core, t) end
     for r = 1, C.rounds[n] do
-      for _, t in ipairs(rotated(tools, r - 1)) do
+      local order = rotated(core, r - 1)
+      for _, t in ipairs(peers) do order[#order + 1] = t end
+      for _, t in ipairs(order) do
         lib.log("  n=%d round %d/%d: %s up", n, r, C.rounds[n], t.name)
         lib.fresh_db(t.db)
         keep(S.up, t.name, t.up(t.db))
@@ -240,14 +247,28 @@ local function split_file(label, path, kind)
            statements = tonumber(stmts), mbps = xs }
 end
 
+-- Schema dumps at three sizes, each about 10x the last: those of the two
+-- largest numbers of migrations, and the largest repeated ten times (a file
+-- of 10 kB would stay in the CPU's cache and flatter the smallest size).
 local function run_split(R)
   R.split = {}
+  local dumps = {}
   for _, S in ipairs(R.sizes or {}) do
-    if S.schema_dump then
-      lib.log("workload 5: splitter on the schema dump of %d tables", S.n)
-      R.split[#R.split + 1] = split_file(string.format("schema dump, %s tables", lib.num(S.n)),
-                                         S.schema_dump, "schema")
-    end
+    if S.schema_dump then dumps[#dumps + 1] = S end
+  end
+  for i = math.max(1, #dumps - 1), #dumps do
+    local S = dumps[i]
+    lib.log("workload 5: splitter on the schema dump of %d tables", S.n)
+    R.split[#R.split + 1] = split_file(string.format("schema dump, %s tables", lib.num(S.n)),
+                                       S.schema_dump, "schema")
+  end
+  if #dumps > 0 then
+    local S, ten = dumps[#dumps], WORK .. "/schema-x10.sql"
+    lib.sh("for i in 1 2 3 4 5 6 7 8 9 10; do cat " .. lib.q(S.schema_dump) .. "; done > " .. lib.q(ten))
+    lib.log("workload 5: splitter on 10 copies of the schema dump of %d tables", S.n)
+    R.split[#R.split + 1] = split_file(string.format("schema dump, %s tables, 10 times over", lib.num(S.n)),
+                                       ten, "schema")
+    os.remove(ten)
   end
   for _, D in ipairs(R.dump or {}) do
     lib.log("workload 5: splitter on the pgbench dump -s %d", D.scale)

@@ -118,6 +118,7 @@ end
 -- Element-wise a[i] / b[i] (paired ratios of runs taken side by side).
 function M.ratios(a, b)
   local r = {}
+  if not a or not b then return r end
   for i = 1, math.min(#a, #b) do r[i] = a[i] / b[i] end
   return r
 end
