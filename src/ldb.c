@@ -348,6 +348,13 @@ static const luaL_Reg result_meta[] = {
   { NULL, NULL }
 };
 
+void ms_ldb_preload(lua_State *L) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, l_sys_open);
+  lua_setfield(L, -2, "moonshift.sys");
+  lua_pop(L, 1);
+}
+
 void ms_ldb_open(lua_State *L) {
   luaL_newmetatable(L, RESULT_MT);
   luaL_setfuncs(L, result_meta, 0);
@@ -358,10 +365,6 @@ void ms_ldb_open(lua_State *L) {
   luaL_newmetatable(L, SQLERROR_MT);
   lua_pushcfunction(L, l_sqlerror_tostring);
   lua_setfield(L, -2, "__tostring");
-  lua_pop(L, 1);
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  lua_pushcfunction(L, l_sys_open);
-  lua_setfield(L, -2, "moonshift.sys");
   lua_pop(L, 1);
   luaL_newmetatable(L, DB_MT);
   luaL_setfuncs(L, db_meta, 0);
@@ -379,6 +382,10 @@ void ms_ldb_open(lua_State *L) {
 }
 
 void ms_ldb_push(lua_State *L, ms_ctx *c) {
+  /* the db metatable (and the Lua helpers it loads) is made on first use:
+   * a run without Lua migrations or hooks never pays for it */
+  if (luaL_getmetatable(L, DB_MT) == LUA_TNIL) ms_ldb_open(L);
+  lua_pop(L, 1);
   ldb *d = lua_newuserdatauv(L, sizeof *d, 0);
   d->c = c;
   luaL_setmetatable(L, DB_MT);

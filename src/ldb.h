@@ -11,6 +11,10 @@
  * Stack: [-0, +0]; may raise. */
 void ms_ldb_open(struct lua_State *L);
 
+/* Registers `moonshift.sys` (isatty, now, sleep) in package.preload.
+ * Stack: [-0, +0]; may raise. */
+void ms_ldb_preload(struct lua_State *L);
+
 /* Pushes a db object bound to c's connection. Stack: [-0, +1]; may raise. */
 void ms_ldb_push(struct lua_State *L, ms_ctx *c);
 

@@ -3,6 +3,8 @@
  * build/embedded.c and ldb.c. */
 #include "runtime.h"
 
+#include "ldb.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -10,7 +12,6 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "ldb.h"
 
 /* Upvalue 1: index into ms_embedded_files. Loads and runs the module. */
 static int l_runtime_load(lua_State *L) {
@@ -62,5 +63,5 @@ void ms_runtime_preload(lua_State *L) {
 void ms_runtime_open(lua_State *L) {
   luaL_openlibs(L);
   ms_runtime_preload(L);
-  ms_ldb_open(L);
+  ms_ldb_preload(L);
 }

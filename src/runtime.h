@@ -30,8 +30,8 @@ struct lua_State *ms_runtime_newstate(ms_alloc *a);
  * may raise (memory). */
 void ms_runtime_preload(struct lua_State *L);
 
-/* Opens the standard libraries, the preloads and the db metatable in a new
- * state. Stack: [-0, +0]; may raise (memory). */
+/* Opens the standard libraries and the preloads in a new state (the db
+ * metatable follows on first use, ldb.c). Stack: [-0, +0]; may raise (memory). */
 void ms_runtime_open(struct lua_State *L);
 
 #endif
