@@ -1,10 +1,7 @@
 /* split_fuzz.c: libFuzzer target for the SQL splitter (src/sqlsplit.c).
  * Splits the input and aborts unless the pieces partition it exactly, every
  * range stays inside its piece and line/col agree with textpos.c.
- *   clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
- *     -I/usr/include/lua5.4 -o build/split_fuzz fuzz/split_fuzz.c \
- *     src/sqlsplit.c src/textpos.c
- *   build/split_fuzz -max_len=4096 -max_total_time=120 fuzz/corpus/split */
+ * Built and run by `make fuzz` (spec/support/fuzz.sh). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,0 +1,2 @@
+-- migrate:up transaction:maybe
+SELECT 1;

@@ -1,0 +1,5 @@
+-- migrate:up
+CREATE TABLE t (id int);
+
+-- migrate:down
+DROP TABLE t;
