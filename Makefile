@@ -123,6 +123,11 @@ test: deps
 	$(MAKE) all asan fuzz-smoke
 	MS_SPEC_PASSES="$(TEST_PASSES)" sh spec/support/run-specs.sh $(SPEC)
 
+# Every spec with bin/moonshift under valgrind's memcheck (slow; not in test).
+valgrind: deps
+	$(MAKE) all
+	MS_SPEC_PASSES=valgrind sh spec/support/run-specs.sh $(SPEC)
+
 demo: deps
 	$(MAKE) all
 	sh spec/support/demo.sh
@@ -145,5 +150,5 @@ install: all
 clean:
 	rm -rf build bin
 
-.PHONY: all asan fuzz fuzz-build fuzz-smoke deps test demo demo-stop install clean
+.PHONY: all asan fuzz fuzz-build fuzz-smoke deps test valgrind demo demo-stop install clean
 -include $(wildcard build/obj/*.d build/asan/obj/*.d build/fuzz/obj/*.d build/fuzz/*.d)

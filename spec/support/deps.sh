@@ -7,7 +7,7 @@ set -eu
 
 PACKAGES="build-essential pkg-config lua5.4 liblua5.4-dev libpq-dev libssl-dev libjansson-dev
 postgresql-15 postgresql-client-15 lua-busted
-clang libclang-rt-14-dev"
+clang libclang-rt-14-dev valgrind"
 
 # shellcheck disable=SC2086  # PACKAGES is a list of words
 installed=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' $PACKAGES 2>/dev/null || :)
