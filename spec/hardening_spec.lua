@@ -208,7 +208,8 @@ describe("faults", function()
       if n > 0 and n < 50 then mid = mid + 1 end
       if n == 50 then fresh() end
     end
-    assert.is_true(mid >= 1, "no kill landed between the first and the last migration")
+    -- most kills land part way through the 50 (19 of 20 in trial runs)
+    assert.is_true(mid >= 5, ("only %d of %d kills landed part way through the run"):format(mid, kills))
 
     local res = H.run_ok(cmd("up", url, dir), "the database is at version 050")
     assert.are.equal("", res.err)
