@@ -123,13 +123,16 @@ static ms_status run_steps(ms_ctx *c, const ms_plan *p, int down, size_t *done) 
     if (st != MS_OK) {
       char v[32];
       char *why = strdup(c->err ? c->err : "");
+      char *warn = NULL;
       if (!c->opts.dry_run && st != MS_ECONNECT)
-        ms_tracker_history(c, p->v[i]->version, p->v[i]->name, down ? "down failed" : "up failed",
-                           -1, why, NULL);
+        warn = ms_tracker_history(c, p->v[i]->version, p->v[i]->name, down ? "down failed" : "up failed",
+                                  -1, why, NULL);
       if (st != MS_ECONNECT) ms_hook_error(c, p->v[i], down ? "down" : "up", why);
       ms_fmt_version(c, p->v[i]->version, v, sizeof v);
-      st = ms_fail(c, st, "%s\nmigration %s %s failed; %zu before it in this run %s", why ? why : "",
-                   v, p->v[i]->name, *done, down ? "were rolled back" : "stay applied");
+      st = ms_fail(c, st, "%s\nmigration %s %s failed; %zu before it in this run %s%s%s", why ? why : "",
+                   v, p->v[i]->name, *done, down ? "were rolled back" : "stay applied",
+                   warn ? "\n" : "", warn ? warn : "");
+      free(warn);
       free(why);
       return st;
     }

@@ -12,9 +12,14 @@
 
 #include "pgerr.h"
 
-static void notice(void *arg, const char *msg) {
+/* Server notices go to stderr as the server words them, except the
+ * warning a backend sends as the server shuts down: the lost connection is
+ * reported once, as moonshift's own error. */
+static void notice(void *arg, const PGresult *r) {
+  const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
   (void)arg;
-  fprintf(stderr, "%s", msg);
+  if (state && strncmp(state, "57P", 3) == 0) return;
+  fprintf(stderr, "%s", PQresultErrorMessage(r));
 }
 
 /* Folds libpq's multi-line message into one line, masked. */
@@ -75,7 +80,7 @@ ms_status ms_conn_connect(ms_ctx *c, const char *appname, struct pg_conn **out) 
   PGconn *conn = PQconnectdbParams(keys, vals, 1);
   *out = NULL;
   if (conn && PQstatus(conn) == CONNECTION_OK) {
-    PQsetNoticeProcessor(conn, notice, NULL);
+    PQsetNoticeReceiver(conn, notice, NULL);
     *out = conn;
     return MS_OK;
   }
@@ -132,10 +137,10 @@ ms_status ms_conn_query(ms_ctx *c, const char *sql, int nparams, const char *con
   return st;
 }
 
-static void no_notice(void *arg, const char *msg) { (void)arg; (void)msg; }
+static void no_notice(void *arg, const PGresult *r) { (void)arg; (void)r; }
 
 void ms_conn_notices(ms_ctx *c, int on) {
-  PQsetNoticeProcessor(c->conn, on ? notice : no_notice, NULL);
+  PQsetNoticeReceiver(c->conn, on ? notice : no_notice, NULL);
 }
 
 int ms_conn_watch_sql(ms_ctx *c, int local, char *out, size_t n) {

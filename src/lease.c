@@ -296,7 +296,7 @@ ms_status ms_cmd_unlock(ms_ctx *c) {
     PQclear(d);
     ms_buf_free(&q);
     if (st == MS_OK && gone) {
-      ms_tracker_history(c, -1, NULL, "unlock", -1, NULL, owner);
+      ms_tracker_history_note(c, -1, NULL, "unlock", owner);
       ms_out("released the lease of %s, whose owner is gone", owner);
     } else if (st == MS_OK) {
       st = ms_fail(c, MS_ELOCK, "the lease changed while it was checked; nothing changed");

@@ -76,7 +76,7 @@ ms_status ms_cmd_repair(ms_ctx *c, const char *arg) {
     int up = strcmp(r->failed_op, "up") == 0;
     st = exec_fmt(c, up ? FORGET : CLEAR_FAILED, v);
     if (st == MS_OK) {
-      ms_tracker_history(c, v, r->name, "repair", -1, NULL, up ? "failed up forgotten" : "failed down forgotten");
+      ms_tracker_history_note(c, v, r->name, "repair", up ? "failed up forgotten" : "failed down forgotten");
       ms_out("repaired %s %s: the failed %s is forgotten; the next %s runs it again", vs, r->name,
              r->failed_op, up ? "up" : "down");
     }
@@ -99,7 +99,7 @@ ms_status ms_cmd_force(ms_ctx *c, const char *arg) {
     int up = strcmp(r->failed_op, "up") == 0;
     st = exec_fmt(c, up ? CLEAR_FAILED : FORGET, v);
     if (st == MS_OK) {
-      ms_tracker_history(c, v, r->name, "force", -1, NULL, up ? "failed up recorded as applied"
+      ms_tracker_history_note(c, v, r->name, "force", up ? "failed up recorded as applied"
                                                                : "failed down recorded as rolled back");
       ms_out("forced %s %s: recorded as %s", vs, r->name, up ? "applied" : "rolled back");
     }

@@ -276,8 +276,8 @@ void ms_tracker_record_sql(ms_ctx *c, ms_buf *b, const ms_record *r, int in_tx) 
   history_from_rec(c, b, "up", duration);
 }
 
-void ms_tracker_history(ms_ctx *c, int64_t version, const char *name, const char *action,
-                        long duration_ms, const char *error, const char *detail) {
+char *ms_tracker_history(ms_ctx *c, int64_t version, const char *name, const char *action,
+                         long duration_ms, const char *error, const char *detail) {
   char v[24], d[24];
   const char *params[7] = { c->host, v, name, action, d, error, detail };
   snprintf(v, sizeof v, "%" PRId64, version);
@@ -289,11 +289,20 @@ void ms_tracker_history(ms_ctx *c, int64_t version, const char *name, const char
                 "VALUES ($1, $2, $3, $4, $5, $6, $7)", c->history_sql);
   char *keep = c->err ? strdup(c->err) : NULL;
   PGresult *r = NULL;
+  ms_buf warn = {0};
   if (ms_conn_query(c, q.data, 7, params, &r) != MS_OK)
-    fprintf(stderr, "moonshift: warning: could not write the history row (%s %s): %s\n", action,
-            name ? name : "", c->err ? c->err : "unknown error");
+    ms_buf_printf(&warn, "warning: could not write the history row (%s %s): %s", action,
+                  name ? name : "", c->err ? c->err : "unknown error");
   PQclear(r);
   free(c->err);
   c->err = keep;
   ms_buf_free(&q);
+  return warn.data;
+}
+
+void ms_tracker_history_note(ms_ctx *c, int64_t version, const char *name, const char *action,
+                             const char *detail) {
+  char *warn = ms_tracker_history(c, version, name, action, -1, NULL, detail);
+  if (warn) fprintf(stderr, "moonshift: %s\n", warn);
+  free(warn);
 }

@@ -62,11 +62,16 @@ typedef struct ms_record {
  * duration is measured by the server since BEGIN; outside, from r->t0. */
 void ms_tracker_record_sql(ms_ctx *c, ms_buf *b, const ms_record *r, int in_tx);
 
-/* Appends a history row outside any transaction (accept, baseline, repair,
- * force, failures). Best effort: a failure is reported as a warning and
- * leaves c->err as it was. version < 0 / duration < 0 / NULL strings are
- * stored as NULL. */
-void ms_tracker_history(ms_ctx *c, int64_t version, const char *name, const char *action,
-                        long duration_ms, const char *error, const char *detail);
+/* Appends a history row outside any transaction (failures, repair, force,
+ * unlock). Best effort: c->err is left as it was, and a failure comes back
+ * as a warning text (caller frees) to show after the run's own outcome;
+ * NULL when the row was written. version < 0 / duration < 0 / NULL
+ * strings are stored as NULL. */
+char *ms_tracker_history(ms_ctx *c, int64_t version, const char *name, const char *action,
+                         long duration_ms, const char *error, const char *detail);
+
+/* The same for a successful command: a failure is printed as a warning. */
+void ms_tracker_history_note(ms_ctx *c, int64_t version, const char *name, const char *action,
+                             const char *detail);
 
 #endif
