@@ -64,9 +64,7 @@ static void apply(ms_ctx *c) {
 }
 
 ms_status ms_config_load(ms_ctx *c, const char *path, const char *env) {
-  lua_State *L = c->L;
   struct stat sb;
-  int top = lua_gettop(L);
   if (!path) {
     if (stat("moonshift.lua", &sb) != 0) return MS_OK;
     path = "moonshift.lua";
@@ -79,6 +77,15 @@ ms_status ms_config_load(ms_ctx *c, const char *path, const char *env) {
   while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) ms_buf_add(&text, chunk, n);
   fclose(f);
   if (!text.data) ms_buf_puts(&text, "");
+  ms_status st = ms_config_load_text(c, path, text.data, text.len, env);
+  ms_buf_free(&text);
+  return st;
+}
+
+ms_status ms_config_load_text(ms_ctx *c, const char *path, const char *text, size_t len,
+                              const char *env) {
+  lua_State *L = c->L;
+  int top = lua_gettop(L);
   /* require("moonshift.config") */
   lua_getglobal(L, "require");
   lua_pushliteral(L, "moonshift.config");
@@ -86,7 +93,7 @@ ms_status ms_config_load(ms_ctx *c, const char *path, const char *env) {
   int mod = lua_gettop(L);
   lua_pushfstring(L, "@%s", path);
   ms_status st = MS_OK;
-  if (luaL_loadbufferx(L, text.data, text.len, lua_tostring(L, -1), "t") != LUA_OK) {
+  if (luaL_loadbufferx(L, text, len, lua_tostring(L, -1), "t") != LUA_OK) {
     st = ms_fail(c, MS_EUSAGE, "%s", lua_tostring(L, -1));
   } else {
     lua_getfield(L, mod, "env");
@@ -98,7 +105,7 @@ ms_status ms_config_load(ms_ctx *c, const char *path, const char *env) {
     lua_getfield(L, mod, "resolve");
     lua_insert(L, -2);
     lua_pushstring(L, path);
-    lua_pushlstring(L, text.data, text.len);
+    lua_pushlstring(L, text, len);
     if (env) lua_pushstring(L, env); else lua_pushnil(L);
     /* resolve raises one clean "file:line: ..." message: no traceback */
     if (lua_pcall(L, 4, 1, 0) != LUA_OK) {
@@ -108,7 +115,6 @@ ms_status ms_config_load(ms_ctx *c, const char *path, const char *env) {
       apply(c);
     }
   }
-  ms_buf_free(&text);
   lua_settop(L, top);
   return st;
 }

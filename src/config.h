@@ -10,6 +10,10 @@
  * config file nothing changes. MS_EUSAGE with "file:line: ..." on errors. */
 ms_status ms_config_load(ms_ctx *c, const char *path, const char *env) MS_MUST_CHECK;
 
+/* The same for a config already read: text[0..len) as the file path. */
+ms_status ms_config_load_text(ms_ctx *c, const char *path, const char *text, size_t len,
+                              const char *env) MS_MUST_CHECK;
+
 /* 1 when the config defines command `name`. */
 int ms_config_has_command(ms_ctx *c, const char *name);
 

@@ -176,7 +176,10 @@ static size_t mask_pair(ms_buf *b, const char *p, int in_query) {
     for (q++; *q && *q != '\''; q++) if (*q == '\\' && q[1]) q++;
     if (*q) q++;
   } else {
-    while (*q && (in_query ? *q != '&' : !isspace((unsigned char)*q))) q++;
+    while (*q && (in_query ? *q != '&' : !isspace((unsigned char)*q))) {
+      if (*q == '\\' && q[1] && !in_query) q++;   /* conninfo: "\ " escapes a space */
+      q++;
+    }
   }
   ms_buf_puts(b, "password=***");
   return (size_t)(q - p);
@@ -197,11 +200,18 @@ void ms_mask_secrets(ms_buf *b, const char *s) {
       /* userinfo ends at the last '@' before the path: a password may hold
        * '@' or spaces; masking too much is the safe mistake */
       const char *end = auth, *at = NULL;
-      while (*end && *end != '/' && *end != '?' && *end != '#') { if (*end == '@') at = end; end++; }
+      while (*end && *end != '/' && *end != '\n') { if (*end == '@') at = end; end++; }
       const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
       ms_buf_add(b, p, (size_t)((colon ? colon : auth) - p));
-      if (colon) { ms_buf_puts(b, ":***"); p = at; }
-      else p = auth;
+      if (colon) {
+        ms_buf_puts(b, ":***");
+        p = at;
+        /* a password= pair inside what was skipped may run on past the '@' */
+        for (const char *k = colon; k + 8 <= at; k++)
+          if (starts_ci(k, "password")) { while (*p && !isspace((unsigned char)*p)) p++; break; }
+      } else {
+        p = auth;
+      }
       in_query = 0;
       continue;
     }
