@@ -83,6 +83,7 @@ export MS_TEST_TMPDIR="$work/tmp"
 # LD_PRELOAD out of the environment again so the programs the specs start
 # (sh, psql, coreutils) run uninstrumented, and requires the module up front so
 # the specs' own `require "moonshift"` gets it whatever their package.cpath.
+# LSAN_OPTIONS (lsan-busted.supp) is for busted alone; unpreload drops it too.
 run_busted() {
   if command -v setsid >/dev/null 2>&1; then
     setsid -w "$@" </dev/null &
@@ -127,6 +128,7 @@ for pass in $passes; do
       libasan=$(${SAN_CC:-gcc} -print-file-name=libasan.so)
       run_busted env MS_BIN=build/asan/bin/moonshift MS_SUMMARY_FILE="$counts" \
         LD_PRELOAD="$libasan" \
+        LSAN_OPTIONS="suppressions=$root/spec/support/lsan-busted.supp:print_suppressions=0" \
         ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=1:abort_on_error=1:log_path=$logs/asan" \
         UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:abort_on_error=1:log_path=$logs/ubsan" \
         "$LUA" -e "package.cpath = './build/asan/?.so;' .. package.cpath
