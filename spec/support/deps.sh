@@ -6,7 +6,7 @@
 set -eu
 
 PACKAGES="build-essential pkg-config lua5.4 liblua5.4-dev libpq-dev libssl-dev libjansson-dev
-postgresql-15 postgresql-client-15 lua-busted
+postgresql-15 postgresql-client-15 lua-busted pgbouncer
 clang libclang-rt-14-dev valgrind"
 
 # shellcheck disable=SC2086  # PACKAGES is a list of words
