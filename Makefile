@@ -146,6 +146,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib
 	install -m 755 bin/moonshift $(DESTDIR)$(PREFIX)/bin/moonshift
 	install -m 644 build/libmoonshift.a $(DESTDIR)$(PREFIX)/lib/libmoonshift.a
+	install -m 644 src/moonshift.h $(DESTDIR)$(PREFIX)/include/moonshift.h
 
 clean:
 	rm -rf build bin
