@@ -3,11 +3,12 @@
  * the way libpq does: a postgresql:// or postgres:// URL, whose password is
  * the userinfo after its first ':' or a query parameter password=, or else
  * a conninfo string of keyword = value pairs (values quoted or not, with
- * backslash escapes). Aborts unless the masked text is a proper string that
- * keeps none of any such password: every 4-byte piece of the password that
- * occurs once in the input must be gone from the output. Pieces that could
- * be formed with the "***" text the masker writes are not checked. Input
- * with no "://" and no "password" must come out unchanged.
+ * backslash escapes), read up to a keyword libpq cannot know. Aborts unless
+ * the masked text is a proper string that keeps none of any such password:
+ * every 4-byte piece of the password that occurs once in the input must be
+ * gone from the output. Pieces that could be formed with the "***" text the
+ * masker writes are not checked. Input with no "://" and no "password" must
+ * come out unchanged.
  * Built and run by `make fuzz` (spec/support/fuzz.sh). */
 #include <ctype.h>
 #include <stddef.h>
@@ -88,13 +89,17 @@ static void url_secrets(const char *s, size_t n, size_t start, secrets *out) {
   }
 }
 
-/* libpq's conninfo: pairs until the first syntax error. */
+/* libpq's conninfo: pairs until the first syntax error or the first
+ * keyword libpq cannot know (they are all lower-case letters and '_'). */
 static void conninfo_secrets(const char *s, size_t n, secrets *out) {
   size_t p = 0;
   while (p < n) {
     if (isspace((unsigned char)s[p])) { p++; continue; }
     size_t key = p;
-    while (p < n && s[p] != '=' && !isspace((unsigned char)s[p])) p++;
+    while (p < n && s[p] != '=' && !isspace((unsigned char)s[p])) {
+      if ((s[p] < 'a' || s[p] > 'z') && s[p] != '_') return;
+      p++;
+    }
     size_t key_end = p;
     while (p < n && isspace((unsigned char)s[p])) p++;
     if (p >= n || s[p] != '=') return;

@@ -39,6 +39,7 @@ local MASKED = {
   conninfo_then_url = { "hunter2", "text before a URL's userinfo is copied as is, password= pair included" },
   url_userinfo_question = { "hunter?2xyz", "a '?' in a URL's password hides the userinfo (libpq reads it to '@')" },
   url_userinfo_hash = { "hunter#2xyz", "a '#' in a URL's password hides the userinfo (libpq reads it to '@')" },
+  conninfo_url_in_value = { "hunter2:xyz@h", "a value holding :// makes the next pairs look like a URL's userinfo" },
   conninfo_escaped_space = { "hunter\\ 2xyz", "a backslash-escaped space ends an unquoted conninfo password early" },
 }
 
