@@ -201,14 +201,23 @@ void ms_mask_secrets(ms_buf *b, const char *s) {
        * '@' or spaces; masking too much is the safe mistake */
       const char *end = auth, *at = NULL;
       while (*end && *end != '/' && *end != '\n') { if (*end == '@') at = end; end++; }
-      const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+      const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL, *kw = NULL;
+      for (const char *k = auth; at && k + 8 <= at && !kw; k++)
+        if (starts_ci(k, "password")) kw = k;
+      if (kw) {
+        /* a password= pair inside the would-be userinfo: libpq may read
+         * this as a URL or as conninfo; mask what either would call the
+         * password, through the end of the token holding the '@' */
+        const char *from = colon && colon < kw ? colon : kw;
+        ms_buf_add(b, p, (size_t)(from - p));
+        ms_buf_puts(b, from == colon ? ":***" : "password=***");
+        for (p = at; *p && !isspace((unsigned char)*p); p++) {}
+        continue;
+      }
       ms_buf_add(b, p, (size_t)((colon ? colon : auth) - p));
       if (colon) {
         ms_buf_puts(b, ":***");
         p = at;
-        /* a password= pair inside what was skipped may run on past the '@' */
-        for (const char *k = colon; k + 8 <= at; k++)
-          if (starts_ci(k, "password")) { while (*p && !isspace((unsigned char)*p)) p++; break; }
       } else {
         p = auth;
       }
