@@ -60,18 +60,20 @@ void ms_sha256_add_norm(ms_sha256 *h, ms_norm *st, const char *p, size_t n) {
     if (st->held == 3) st->decided = 1;
     else if (i < n) { ms_sha256_add(h, bom, st->held); st->decided = 1; }
   }
-  for (from = i; i < n; i++) {
-    if (st->cr) {
-      st->cr = 0;
-      if (p[i] != '\n') ms_sha256_add(h, "\r", 1);
-    }
-    if (p[i] == '\r') {
-      ms_sha256_add(h, p + from, i - from);
-      st->cr = 1;
-      from = i + 1;
-    }
+  from = i;
+  if (st->cr && i < n) {
+    st->cr = 0;
+    if (p[i] != '\n') ms_sha256_add(h, "\r", 1);
   }
-  ms_sha256_add(h, p + from, i - from);
+  /* jump from one CR to the next: most files have none */
+  for (const char *cr; i < n && (cr = memchr(p + i, '\r', n - i)) != NULL;) {
+    i = (size_t)(cr - p);
+    ms_sha256_add(h, p + from, i - from);
+    from = ++i;
+    if (i == n) { st->cr = 1; break; }
+    if (p[i] != '\n') ms_sha256_add(h, "\r", 1);
+  }
+  if (!st->cr) ms_sha256_add(h, p + from, n - from);
 }
 
 void ms_sha256_norm_end(ms_sha256 *h, ms_norm *st) {

@@ -1,4 +1,5 @@
-/* file.h: read-only access to a migration file's bytes (memory-mapped). */
+/* file.h: read-only access to a migration file's bytes (read when small,
+ * memory-mapped when large). */
 #ifndef MS_FILE_H
 #define MS_FILE_H
 
@@ -9,6 +10,7 @@ typedef struct ms_file {
   const char *data;   /* the bytes; "" for an empty file */
   size_t len;
   void *map;          /* mmap base, NULL when nothing is mapped */
+  char *owned;        /* a small file read into memory instead, or NULL */
 } ms_file;
 
 /* Maps path; returns MS_EUSAGE naming the file and the cause on failure. */
