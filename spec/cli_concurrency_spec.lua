@@ -2,46 +2,13 @@
 -- mid-migration leaves neither its work nor its lock, and --lock-timeout
 -- gives up with exit 4.
 local H = require("spec_helper")
+local now, sleep, cmd, exists, versions, wait_for, advisory_locks = H.now, H.sleep, H.cmd, H.exists, H.versions, H.wait_for, H.advisory_locks
 
-local have_system, system = pcall(require, "system")
-local function now() return have_system and system.gettime() or os.time() end
-local function sleep(s)
-  if have_system then system.sleep(s) else os.execute("sleep " .. s) end
-end
 
-local function cmd(command, url, dir, ...)
-  return { command, "--url", url, "--dir", dir, ... }
-end
 
-local function exists(url, relation)
-  return H.scalar(url, ("select to_regclass('%s') is not null"):format(relation)) == "t"
-end
 
-local function versions(url)
-  if not exists(url, "public.moonshift_migrations") then return nil end
-  local out = {}
-  for i, r in ipairs(H.sql(url, "select version::text as v from public.moonshift_migrations order by version")) do
-    out[i] = r[1]
-  end
-  return out
-end
 
--- Advisory locks held in database `name`.
-local function advisory_locks(name)
-  return tonumber(H.scalar(H.url(name), ("select count(*) from pg_locks l join pg_database d on d.oid = l.database "
-    .. "where l.locktype = 'advisory' and l.granted and d.datname = '%s'"):format(name)))
-end
 
--- Polls until check() is true or seconds pass; returns its last answer.
-local function wait_for(seconds, check)
-  local deadline = now() + seconds
-  repeat
-    local v = check()
-    if v then return v end
-    sleep(0.1)
-  until now() > deadline
-  return check()
-end
 
 -- The advisory lock key `status` reports for this database and folder.
 local function lock_key(url, dir)

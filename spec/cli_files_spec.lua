@@ -3,16 +3,10 @@
 -- stop a run (exit 2) before anything touches the database.
 package.cpath = "./build/?.so;" .. package.cpath
 local H = require("spec_helper")
+local cmd, exists = H.cmd, H.exists
 local ms = require("moonshift")
 
--- moonshift COMMAND against url with the migrations in dir, then more words.
-local function cmd(command, url, dir, ...)
-  return { command, "--url", url, "--dir", dir, ... }
-end
 
-local function exists(url, relation)
-  return H.scalar(url, ("select to_regclass('%s') is not null"):format(relation)) == "t"
-end
 
 -- Tracking rows as { version, name, kind }, in version order; nil when the
 -- tracking table does not exist.

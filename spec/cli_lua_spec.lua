@@ -5,24 +5,11 @@
 -- the specs read the Lua side's values back from the database.
 package.cpath = "./build/?.so;" .. package.cpath
 local H = require("spec_helper")
+local cmd, exists, versions = H.cmd, H.exists, H.versions
 local ms = require("moonshift")
 
-local function cmd(command, url, dir, ...)
-  return { command, "--url", url, "--dir", dir, ... }
-end
 
-local function exists(url, relation)
-  return H.scalar(url, ("select to_regclass('%s') is not null"):format(relation)) == "t"
-end
 
-local function versions(url)
-  if not exists(url, "public.moonshift_migrations") then return nil end
-  local out = {}
-  for i, r in ipairs(H.sql(url, "select version::text as v from public.moonshift_migrations order by version")) do
-    out[i] = r[1]
-  end
-  return out
-end
 
 -- The `seen` table as { key = value }.
 local function seen(url)

@@ -2,24 +2,10 @@
 -- tracking table lives, the ways to reach the database (and to fail to),
 -- passwords kept out of every output, `new`, help and usage errors.
 local H = require("spec_helper")
+local cmd, exists, versions = H.cmd, H.exists, H.versions
 
-local function cmd(command, url, dir, ...)
-  return { command, "--url", url, "--dir", dir, ... }
-end
 
-local function exists(url, relation)
-  return H.scalar(url, ("select to_regclass('%s') is not null"):format(relation)) == "t"
-end
 
-local function versions(url, tracking)
-  tracking = tracking or "public.moonshift_migrations"
-  if not exists(url, tracking) then return nil end
-  local out = {}
-  for i, r in ipairs(H.sql(url, "select version::text as v from " .. tracking .. " order by version")) do
-    out[i] = r[1]
-  end
-  return out
-end
 
 -- Schema of relation `name` (as to_regclass resolves it), or nil.
 local function schema_of(url, name)

@@ -3,11 +3,9 @@
 -- middle of a run (atomic per migration, reported at file:line:col).
 package.cpath = "./build/?.so;" .. package.cpath
 local H = require("spec_helper")
+local cmd, exists, versions = H.cmd, H.exists, H.versions
 local ms = require("moonshift")
 
-local function cmd(command, url, dir, ...)
-  return { command, "--url", url, "--dir", dir, ... }
-end
 
 -- The checksum moonshift records for a migration's files (an up file and
 -- its down file in that order): "sha256-v1:" and the SHA-256 of their bytes,
@@ -20,20 +18,7 @@ local function checksum(...)
   return "sha256-v1:" .. ms.sha256(table.concat(parts))
 end
 
-local function exists(url, relation)
-  return H.scalar(url, ("select to_regclass('%s') is not null"):format(relation)) == "t"
-end
 
--- Versions in the tracking table, as strings in version order; nil when
--- the table does not exist.
-local function versions(url)
-  if not exists(url, "public.moonshift_migrations") then return nil end
-  local out = {}
-  for i, r in ipairs(H.sql(url, "select version::text as v from public.moonshift_migrations order by version")) do
-    out[i] = r[1]
-  end
-  return out
-end
 
 -- The source line and caret under column col that a SQL error report shows,
 -- as a pattern.

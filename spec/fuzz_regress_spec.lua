@@ -7,14 +7,11 @@
 -- by itself once the bug is fixed.
 package.cpath = "./build/?.so;" .. package.cpath
 local H = require("spec_helper")
+local known_bug = H.known_bug
 local ms = require("moonshift")
 
 local FIXTURES = "spec/fixtures/fuzz/"
 
-local function known_bug(description, fn)
-  local ok, err = pcall(fn)
-  if not ok then pending("BUG: " .. description .. " -- " .. tostring(err):match("^[^\n]*")) end
-end
 
 local function fixtures(target)
   local files = {}

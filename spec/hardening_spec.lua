@@ -10,12 +10,8 @@
 -- migrations and a 500 MB file, skip themselves: they test scale, not memory
 -- safety, and would take minutes under the sanitizers.
 local H = require("spec_helper")
+local now, sleep, cmd, exists, count, wait_for, advisory_locks = H.now, H.sleep, H.cmd, H.exists, H.count, H.wait_for, H.advisory_locks
 
-local have_system, system = pcall(require, "system")
-local function now() return have_system and system.gettime() or os.time() end
-local function sleep(s)
-  if have_system then system.sleep(s) else os.execute("sleep " .. s) end
-end
 
 local ASAN = (os.getenv("MS_BIN") or ""):find("asan") ~= nil
 local IS_ROOT = (io.popen("id -u"):read("l")) == "0"
@@ -24,26 +20,11 @@ local IS_ROOT = (io.popen("id -u"):read("l")) == "0"
 -- shared by both passes).
 local TAG = (io.popen("od -An -N3 -tx1 /dev/urandom | tr -d ' \\n'"):read("l"))
 
-local function cmd(command, url, dir, ...)
-  return { command, "--url", url, "--dir", dir, ... }
-end
 
-local function count(url, sql) return tonumber(H.scalar(url, sql)) end
 
-local function exists(url, relation)
-  return H.scalar(url, ("select to_regclass('%s') is not null"):format(relation)) == "t"
-end
 
 -- Versions in public.moonshift_migrations (an empty array when it does not exist).
-local function versions(url, tbl)
-  tbl = tbl or "public.moonshift_migrations"
-  if not exists(url, tbl) then return {} end
-  local out = {}
-  for i, r in ipairs(H.sql(url, "select m.version::text from " .. tbl .. " m order by m.version")) do
-    out[i] = r[1]
-  end
-  return out
-end
+local function versions(url, tbl) return H.versions(url, tbl) or {} end
 
 -- Number of relations (tables, sequences, indexes, views) outside the system schemas.
 local function user_relations(url)
@@ -51,20 +32,7 @@ local function user_relations(url)
     .. "where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')")
 end
 
-local function wait_for(seconds, check)
-  local deadline = now() + seconds
-  repeat
-    local v = check()
-    if v then return v end
-    sleep(0.05)
-  until now() > deadline
-  return check()
-end
 
-local function advisory_locks(name)
-  return count(H.url(name), ("select count(*) from pg_locks l join pg_database d on d.oid = l.database "
-    .. "where l.locktype = 'advisory' and d.datname = '%s'"):format(name))
-end
 
 -- Sessions of database `name` other than the asking one.
 local function other_sessions(name)
@@ -84,12 +52,6 @@ local function running(name, text)
     .. "and query like '%%%s%%' and pid <> pg_backend_pid()"):format(name, text)) > 0
 end
 
--- Runs fn; while the engine still gets it wrong the test is reported
--- pending with the bug's description instead of failed.
-local function known_bug(description, fn)
-  local ok, err = pcall(fn)
-  if not ok then pending("BUG: " .. description .. " -- " .. tostring(err):match("^[^\n]*")) end
-end
 
 -- Lua pattern matching s literally.
 local function lit(s) return (s:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")) end

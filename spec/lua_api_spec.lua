@@ -3,12 +3,12 @@
 -- quoting, savepoints, per-batch transactions, catalog helpers, log and
 -- progress, server notices, and require from lib/.
 local H = require("spec_helper")
+local count = H.count
 
 local function up(url, dir, extra)
   return H.run({ "up", "--url", url, "--dir", dir, table.unpack(extra or {}) })
 end
 
-local function count(url, sql) return tonumber(H.scalar(url, sql)) end
 
 -- Prepended to migrations: out(key, value) logs "key = <value shown>", one line
 -- per value, numbers with their subtype and tables with sorted keys.

@@ -6,35 +6,15 @@
 -- out-of-order versions, statements refused inside a transaction, the history
 -- (`log`), `check` and the --json documents.
 local H = require("spec_helper")
+local now, sleep, cmd, exists, versions, count, wait_for, advisory_locks = H.now, H.sleep, H.cmd, H.exists, H.versions, H.count, H.wait_for, H.advisory_locks
 
-local have_system, system = pcall(require, "system")
-local function now() return have_system and system.gettime() or os.time() end
-local function sleep(s)
-  if have_system then system.sleep(s) else os.execute("sleep " .. s) end
-end
 
 local HOST = (io.popen("uname -n"):read("l"))
 local USER = os.getenv("PGUSER")
 
-local function cmd(command, url, dir, ...)
-  return { command, "--url", url, "--dir", dir, ... }
-end
 
-local function exists(url, relation)
-  return H.scalar(url, ("select to_regclass('%s') is not null"):format(relation)) == "t"
-end
 
-local function count(url, sql) return tonumber(H.scalar(url, sql)) end
 
--- Versions in the tracking table, or nil when it does not exist.
-local function versions(url)
-  if not exists(url, "public.moonshift_migrations") then return nil end
-  local out = {}
-  for i, r in ipairs(H.sql(url, "select version::text from public.moonshift_migrations order by version")) do
-    out[i] = r[1]
-  end
-  return out
-end
 
 -- { [v] = number of rows } of the counter table `runs` the migrations insert into.
 local function runs(url)
@@ -45,21 +25,7 @@ local function runs(url)
   return table.concat(out, " ")
 end
 
--- Polls until check() answers true (or seconds pass); returns its last answer.
-local function wait_for(seconds, check)
-  local deadline = now() + seconds
-  repeat
-    local v = check()
-    if v then return v end
-    sleep(0.05)
-  until now() > deadline
-  return check()
-end
 
-local function advisory_locks(name)
-  return count(H.url(name), ("select count(*) from pg_locks l join pg_database d on d.oid = l.database "
-    .. "where l.locktype = 'advisory' and l.granted and d.datname = '%s'"):format(name))
-end
 
 -- Sessions of database `name` whose application_name starts with moonshift.
 local function moonshift_sessions(name)
@@ -108,12 +74,6 @@ local function end_sessions(name)
   end)
 end
 
--- Runs fn; while the engine still gets it wrong the test is reported
--- pending with the bug's description instead of failed.
-local function known_bug(description, fn)
-  local ok, err = pcall(fn)
-  if not ok then pending("BUG: " .. description .. " -- " .. tostring(err):match("^[^\n]*")) end
-end
 
 -- Lua pattern matching s literally.
 local function lit(s) return (s:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")) end

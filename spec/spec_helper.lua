@@ -48,6 +48,19 @@
 --                             log text written after it (with log_statement=all
 --                             set per database, e.g. ALTER DATABASE .. SET)
 --
+-- Shared by the specs
+--   H.cmd(command, url, dir, ...) -> { command, "--url", url, "--dir", dir, ... }
+--   H.exists(url, relation)  true when to_regclass finds the relation
+--   H.versions(url[, table]) versions in the tracking table (default
+--                             public.moonshift_migrations) as strings, nil
+--                             when the table does not exist
+--   H.count(url, sql)        the first column of the first row, as a number
+--   H.now(), H.sleep(s)      seconds (with fractions when lua-system is there)
+--   H.wait_for(seconds, check) polls check() until true or seconds pass;
+--                             returns its last answer
+--   H.advisory_locks(name)   advisory locks (held or awaited) in database name
+--   H.known_bug(desc, fn)    runs fn; a failure marks the test pending "BUG: desc"
+--
 -- Files (all removed when the run ends)
 --   H.tmpdir()             -> path of a fresh empty folder
 --   H.write(path, content) writes a file, creating its folders; H.read(path)
@@ -474,4 +487,47 @@ function H.log_since(mark)
 end
 
 package.loaded.spec_helper = H
+-- Helpers the spec files share (see the list at the top).
+function H.cmd(command, url, dir, ...)
+  return { command, "--url", url, "--dir", dir, ... }
+end
+
+function H.exists(url, relation)
+  return H.scalar(url, ("select to_regclass('%s') is not null"):format(relation)) == "t"
+end
+
+function H.versions(url, tbl)
+  tbl = tbl or "public.moonshift_migrations"
+  if not H.exists(url, tbl) then return nil end
+  local out = {}
+  for i, r in ipairs(H.sql(url, "select m.version::text from " .. tbl .. " m order by m.version")) do
+    out[i] = r[1]
+  end
+  return out
+end
+
+function H.count(url, sql) return tonumber(H.scalar(url, sql)) end
+
+H.now, H.sleep = now, sleep
+
+function H.wait_for(seconds, check)
+  local deadline = now() + seconds
+  repeat
+    local v = check()
+    if v then return v end
+    sleep(0.05)
+  until now() > deadline
+  return check()
+end
+
+function H.advisory_locks(name)
+  return H.count(H.url(name), ("select count(*) from pg_locks l join pg_database d on d.oid = l.database "
+    .. "where l.locktype = 'advisory' and d.datname = '%s'"):format(name))
+end
+
+function H.known_bug(description, fn)
+  local ok, err = pcall(fn)
+  if not ok then pending("BUG: " .. description .. " -- " .. tostring(err):match("^[^\n]*")) end
+end
+
 return H

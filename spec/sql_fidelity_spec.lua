@@ -3,13 +3,13 @@
 -- COPY data streamed, pg_dump output usable as a first migration, errors
 -- pinned to file:line:col, and failed non-transactional runs recorded.
 local H = require("spec_helper")
+local count = H.count
 local BIN = os.getenv("MS_PG_BINDIR") or "/usr/lib/postgresql/15/bin"
 
 local function up(url, dir, extra)
   return H.run({ "up", "--url", url, "--dir", dir, table.unpack(extra or {}) })
 end
 
-local function count(url, sql) return tonumber(H.scalar(url, sql)) end
 
 local function tracking(url)
   return H.sql(url, "SELECT version, name, coalesce(failed_op, 'applied') FROM moonshift_migrations ORDER BY version")
