@@ -339,14 +339,15 @@ static ms_status run_pipelined(ms_ctx *c, section *s, const ms_record *rec) {
     rc = queue(c, b.data, &q[n++], SIZE_MAX, 0);
     ms_buf_free(&b);
   }
+  /* COMMIT rides in the last batch: the server skips it once any statement
+   * before it failed, and the tracking row commits with the migration */
+  if (rc == MS_OK) rc = queue(c, "COMMIT", &q[n++], SIZE_MAX, 0);
+  if (rc == MS_OK) rc = queue(c, "RESET ALL", &q[n++], SIZE_MAX, 0);
   if (n > 0 && PQstatus(c->conn) == CONNECTION_OK) {
     ms_status done = collect(c, s, q, n);
     if (rc == MS_OK) rc = done;
   }
   PQexitPipelineMode(c->conn);
-  /* COMMIT only once every result is back: a runner killed before this
-   * point leaves a transaction the server rolls back, not one it commits */
-  if (rc == MS_OK) rc = ms_conn_exec(c, "COMMIT; RESET ALL");
   c->retry_safe = 1;
   return rc;
 }
