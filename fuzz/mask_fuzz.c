@@ -1,12 +1,13 @@
 /* mask_fuzz.c: libFuzzer target for the password masker (ms_mask_secrets in
- * src/conn.c). Reads the input (up to its first NUL) as a connection string
+ * src/mask.c). Reads the input (up to its first NUL) as a connection string
  * the way libpq does: a postgresql:// or postgres:// URL, whose password is
  * the userinfo after its first ':' or a query parameter password=, or else
  * a conninfo string of keyword = value pairs (values quoted or not, with
  * backslash escapes), read up to a keyword libpq cannot know. Aborts unless
- * the masked text is a proper string that keeps none of any such password:
- * every 4-byte piece of the password that occurs once in the input must be
- * gone from the output. Pieces that could be formed with the "***" text the
+ * the masked text is a proper string that keeps none of any such password,
+ * nor of the one libpq itself reads from the input (PQconninfoParse): every
+ * 4-byte piece of a password that occurs once in the input must be gone
+ * from the output. Pieces that could be formed with the "***" text the
  * masker writes are not checked. Input with no "://" and no "password" must
  * come out unchanged.
  * Built and run by `make fuzz` (spec/support/fuzz.sh). */
@@ -17,8 +18,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <libpq-fe.h>
+
 #include "buf.h"
-#include "conn.h"
+#include "mask.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -133,6 +136,27 @@ static int could_be_mask(const char *g) {
   return memchr(g, '*', GRAM) != NULL || strchr(written, g[0]) || strchr(written, g[GRAM - 1]);
 }
 
+/* Aborts if a 4-byte piece of pw[0..len) that occurs once in the input
+ * s[0..n) is in the output out[0..m). */
+static void check_gone(const char *pw, size_t len, const char *s, size_t n, const char *out, size_t m) {
+  for (size_t i = 0; i + GRAM <= len; i++) {
+    const char *g = pw + i;
+    if (could_be_mask(g) || count(s, n, g, GRAM) != 1) continue;
+    CHECK(count(out, m, g, GRAM) == 0);
+  }
+}
+
+/* The password libpq reads from s (malloc'd), or NULL. */
+static char *libpq_password(const char *s) {
+  char *err = NULL, *pw = NULL;
+  PQconninfoOption *opts = PQconninfoParse(s, &err);
+  for (PQconninfoOption *o = opts; o && o->keyword; o++)
+    if (strcmp(o->keyword, "password") == 0 && o->val) pw = strdup(o->val);
+  PQconninfoFree(opts);
+  PQfreemem(err);
+  return pw;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *s = malloc(size + 1);
   if (!s) return 0;
@@ -152,14 +176,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (strncmp(s, "postgresql://", 13) == 0) url_secrets(s, n, 13, &found);
   else if (strncmp(s, "postgres://", 11) == 0) url_secrets(s, n, 11, &found);
   else if (strchr(s, '=')) conninfo_secrets(s, n, &found);
-  for (size_t k = 0; k < found.n; k++) {
-    const span *sp = &found.v[k];
-    for (size_t i = sp->off; i + GRAM <= sp->off + sp->len; i++) {
-      const char *g = s + i;
-      if (could_be_mask(g) || count(s, n, g, GRAM) != 1) continue;
-      CHECK(count(b.data, b.len, g, GRAM) == 0);
-    }
-  }
+  for (size_t k = 0; k < found.n; k++)
+    check_gone(s + found.v[k].off, found.v[k].len, s, n, b.data, b.len);
+  char *pw = libpq_password(s);
+  if (pw) check_gone(pw, strlen(pw), s, n, b.data, b.len);
+  free(pw);
   ms_buf_free(&b);
   free(s);
   return 0;

@@ -1,4 +1,4 @@
-/* conn.h: connecting to PostgreSQL and keeping secrets out of output. */
+/* conn.h: connecting to PostgreSQL and running internal queries. */
 #ifndef MS_CONN_H
 #define MS_CONN_H
 
@@ -25,10 +25,6 @@ ms_status ms_conn_exec(ms_ctx *c, const char *sql) MS_MUST_CHECK;
  * or an error status with c->err set and *out NULL. */
 ms_status ms_conn_query(ms_ctx *c, const char *sql, int nparams, const char *const *params,
                         struct pg_result **out) MS_MUST_CHECK;
-
-/* Appends s to b with any password replaced by "***": URL userinfo and
- * password query parameters, and conninfo password=... pairs. */
-void ms_mask_secrets(ms_buf *b, const char *s);
 
 /* Sets c->err from a failed result r (not cleared) and returns MS_EFAILED,
  * or MS_ECONNECT when the connection is gone. */

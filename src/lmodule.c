@@ -1,7 +1,7 @@
 /* lmodule.c: the Lua module `moonshift` (build/moonshift.so), so busted specs
  * and Lua programs can use the engine's parts directly: file-name parsing,
  * folder discovery, SQL markers, the statement splitter, checksums and
- * secret masking. Uses source, sqlfile, sqlsplit, checksum and conn. */
+ * secret masking. Uses source, sqlfile, sqlsplit, checksum and mask. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,7 +10,7 @@
 
 #include "buf.h"
 #include "checksum.h"
-#include "conn.h"
+#include "mask.h"
 #include "runtime.h"
 #include "source.h"
 #include "sqlfile.h"
