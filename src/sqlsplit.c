@@ -1,9 +1,11 @@
 /* sqlsplit.c: the SQL script splitter (see sqlsplit.h). A small tokenizer
  * that follows psql's lexer (src/fe_utils/psqlscan.l) for everything that
- * can hide a semicolon, the statement loop on top of it (paren and BEGIN
- * ATOMIC depth, goose blocks, COPY data, meta-commands) and the keyword
- * classifier. standard_conforming_strings is assumed on. C library only. */
+ * can hide a semicolon, and the statement loop on top of it (paren and BEGIN
+ * ATOMIC depth, goose blocks, COPY data, meta-commands), which records the
+ * first words for the classifier (sqlclass.c) as it meets them.
+ * standard_conforming_strings is assumed on. C library only. */
 #include "sqlsplit.h"
+#include "sqlclass.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -416,52 +418,73 @@ void ms_split_init(ms_split *s, const char *buf, size_t len) {
   s->lc_line = 1;
 }
 
-/* psql's heuristic for SQL-standard bodies: inside CREATE [OR REPLACE]
- * FUNCTION/PROCEDURE, BEGIN (and CASE within it) opens a block that END
- * closes, and ';' ends the statement only outside blocks and parens. */
-typedef struct blocks {
-  unsigned count;     /* unquoted words seen, saturating at 4 */
-  char first[4];      /* initials of the first four words, if relevant */
-  size_t depth;
-} blocks;
+/* What the statement loop learns from the words of a statement: the record
+ * its class is read from, and psql's heuristic for SQL-standard bodies:
+ * inside CREATE [OR REPLACE] FUNCTION/PROCEDURE, BEGIN (and CASE within it)
+ * opens a block that END closes, and ';' ends the statement only outside
+ * blocks and parens. Whether a statement is such a routine is known after
+ * at most its first four unquoted words (at any paren depth). */
+enum { ROUTINE_UNKNOWN, ROUTINE_YES, ROUTINE_NO };
+typedef struct words_seen {
+  ms_words cls;
+  unsigned count;     /* unquoted words seen while routine is unknown */
+  int routine;
+  size_t depth;       /* BEGIN ... END blocks open */
+} words_seen;
 
-static void track_word(blocks *k, const char *w, size_t len, size_t paren) {
-  char *f = k->first;
-  if (k->count < 4) {
-    static const char *const kw[10] = {
-      NULL, NULL, "or", NULL, NULL, NULL, "create", "replace", "function",
-      "procedure"
-    };
-    if (len < 10 && kw[len] && word_is(w, len, kw[len]))
-      f[k->count] = (char)(w[0] | 0x20);
-    k->count++;
+/* Whether no further word can change the statement's class or end. */
+static int quiet(const words_seen *k) {
+  return k->cls.n >= k->cls.want && k->routine == ROUTINE_NO;
+}
+
+/* The routine heuristic's step for word number count, of keyword code c. */
+static int routine_step(unsigned count, int c) {
+  switch (count) {
+  case 0: return c == KW_CREATE ? ROUTINE_UNKNOWN : ROUTINE_NO;
+  case 1: return c == KW_FUNCTION || c == KW_PROCEDURE ? ROUTINE_YES
+                 : c == KW_OR ? ROUTINE_UNKNOWN : ROUTINE_NO;
+  case 2: return c == KW_REPLACE ? ROUTINE_UNKNOWN : ROUTINE_NO;
+  default: return c == KW_FUNCTION || c == KW_PROCEDURE ? ROUTINE_YES
+                  : ROUTINE_NO;
   }
-  if (paren != 0 || f[0] != 'c' ||
-      !(f[1] == 'f' || f[1] == 'p' ||
-        (f[1] == 'o' && f[2] == 'r' && (f[3] == 'f' || f[3] == 'p'))))
-    return;
-  if (word_is(w, len, "begin")) k->depth++;
-  else if (word_is(w, len, "case")) { if (k->depth > 0) k->depth++; }
-  else if (word_is(w, len, "end")) { if (k->depth > 0) k->depth--; }
+}
+
+/* Takes note of the significant token t, paren the depth before it. */
+static void note_token(words_seen *k, const char *b, const tok *t,
+                       size_t paren) {
+  int c = W_OTHER, rec = paren == 0 && k->cls.n < k->cls.want;
+  if (t->kind == TK_WORD && (rec || k->routine != ROUTINE_NO))
+    c = ms_class_keyword(b + t->start, t->end - t->start);
+  else if (t->kind == TK_LPAREN)
+    c = W_LPAREN;
+  else if (t->kind == TK_SEMI)
+    c = W_SEMI;
+  if (rec) ms_class_add(&k->cls, c);
+  if (t->kind != TK_WORD || k->routine == ROUTINE_NO) return;
+  if (k->routine == ROUTINE_UNKNOWN) k->routine = routine_step(k->count++, c);
+  if (k->routine != ROUTINE_YES || paren != 0) return;
+  if (c == KW_BEGIN) k->depth++;
+  else if (c == KW_CASE) { if (k->depth > 0) k->depth++; }
+  else if (c == KW_END) { if (k->depth > 0) k->depth--; }
 }
 
 int ms_split_next(ms_split *s, ms_stmt *out) {
   const char *b = s->buf;
   size_t n = s->len, start = s->pos, p = start, off = 0, last = 0, paren = 0;
   int seen = 0, r;
-  blocks k;
+  words_seen k;
   tok t;
   if (s->err) return -1;
   if (start >= n) return 0;
   memset(out, 0, sizeof *out);
   memset(&k, 0, sizeof k);
+  ms_class_start(&k.cls);
   for (;; p = t.end) {
-    /* Fast paths for the commonest tokens: blanks, then words that cannot
-     * matter (inside a statement past its first four words, outside a
-     * CREATE FUNCTION) and not a one-letter E/U prefix. */
+    /* Fast paths for the commonest tokens: blanks, then words once no word
+     * can matter, unless a one-letter E/U prefix. */
     while (p < n && is_space(b[p])) p++;
-    if (seen && k.count >= 4 && k.first[0] != 'c' && p + 1 < n &&
-        is_ident_start(b[p]) && is_ident_cont(b[p + 1])) {
+    if (quiet(&k) && p + 1 < n && is_ident_start(b[p]) &&
+        is_ident_cont(b[p + 1])) {
       t.start = p;
       while (p < n && is_ident_cont(b[p])) p++;
       last = t.end = p;
@@ -476,7 +499,7 @@ int ms_split_next(ms_split *s, ms_stmt *out) {
         return 1;
       }
       set_stmt(s, out, start, off, last, last);
-      out->cls = ms_split_classify(b + off, last - off);
+      out->cls = ms_class_of(&k.cls);
       return 1;
     case TK_SPACE:
     case TK_BLOCKCOMMENT:
@@ -502,16 +525,15 @@ int ms_split_next(ms_split *s, ms_stmt *out) {
     if (!seen) off = t.start;
     seen = 1;
     last = t.end;
+    if (!quiet(&k)) note_token(&k, b, &t, paren);
     if (t.kind == TK_LPAREN) {
       paren++;
     } else if (t.kind == TK_RPAREN) {
       if (paren > 0) paren--;
-    } else if (t.kind == TK_WORD) {
-      track_word(&k, b + t.start, t.end - t.start, paren);
     } else if (t.kind == TK_SEMI && paren == 0 && k.depth == 0) {
       set_stmt(s, out, start, off, t.end, t.end);
       out->terminated = 1;
-      out->cls = ms_split_classify(b + off, t.end - off);
+      out->cls = ms_class_of(&k.cls);
       return out->cls == MS_CLASS_COPY ? copy_data(s, out, t.end) : 1;
     }
   }
@@ -534,122 +556,31 @@ int ms_split_errmsg(const ms_split *s, char *buf, size_t n) {
   return snprintf(buf, n, "%s starting at line %lu", s->err, s->err_line);
 }
 
-/* --- classification -------------------------------------------------------- */
-
-enum { NWORDS = 16, WORDLEN = 16 };
-
-/* The first NWORDS tokens at paren depth 0, read only as far as a rule asks,
- * words lowercased. A paren group reads as "(", a quoted identifier as "\"",
- * ';' as ";", a word too long to be a keyword as "~", anything else as ".". */
-typedef struct words {
-  const char *b;
-  size_t n, p;
-  int nw, done;
-  char w[NWORDS][WORDLEN];
-} words;
-
-/* Reads words until word i is known or the text ends; returns whether
- * word i exists. */
-static int word_at(words *ws, int i) {
-  size_t depth = 0, k, len;
+/* The same words as the statement loop records, read from the text alone. */
+ms_class ms_split_classify(const char *stmt, size_t len) {
+  ms_words ws;
+  size_t p = 0, depth = 0;
   tok t;
-  while (ws->nw <= i && !ws->done) {
-    lex(ws->b, ws->n, ws->p, &t);
-    ws->p = t.end;
-    if (t.kind == TK_EOF || t.kind == TK_ERR_STRING || t.kind == TK_ERR_QIDENT ||
-        t.kind == TK_ERR_DOLLAR || t.kind == TK_ERR_COMMENT) {
-      ws->done = 1;
+  ms_class_start(&ws);
+  while (ws.n < ws.want) {
+    lex(stmt, len, p, &t);
+    p = t.end;
+    if (t.kind == TK_EOF || t.kind == TK_ERR_STRING ||
+        t.kind == TK_ERR_QIDENT || t.kind == TK_ERR_DOLLAR ||
+        t.kind == TK_ERR_COMMENT)
       break;
-    }
     if (t.kind == TK_SPACE || t.kind == TK_LINECOMMENT ||
         t.kind == TK_BLOCKCOMMENT)
       continue;
-    if (depth > 0) {
-      if (t.kind == TK_LPAREN) depth++;
-      else if (t.kind == TK_RPAREN && --depth == 0) ws->nw++;
-      continue;
-    }
-    len = t.end - t.start;
-    if (t.kind == TK_WORD && len < WORDLEN) {
-      for (k = 0; k < len; k++) {
-        char c = ws->b[t.start + k];
-        ws->w[ws->nw][k] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-      }
-      ws->w[ws->nw++][len] = '\0';
-      continue;
-    }
-    strcpy(ws->w[ws->nw], t.kind == TK_LPAREN ? "(" : t.kind == TK_QIDENT ? "\""
-           : t.kind == TK_SEMI ? ";" : t.kind == TK_WORD ? "~" : ".");
-    if (t.kind == TK_LPAREN) depth = 1;  /* counted at its ')' */
-    else ws->nw++;
+    if (depth == 0)
+      ms_class_add(&ws, t.kind == TK_WORD
+                        ? ms_class_keyword(stmt + t.start, t.end - t.start)
+                        : t.kind == TK_LPAREN ? W_LPAREN
+                        : t.kind == TK_SEMI ? W_SEMI : W_OTHER);
+    if (t.kind == TK_LPAREN) depth++;
+    else if (t.kind == TK_RPAREN && depth > 0) depth--;
   }
-  if (depth > 0) ws->nw++;  /* an unclosed group still counts */
-  return i < ws->nw;
-}
-
-static int at(words *ws, int i, const char *kw) {
-  return i < NWORDS && word_at(ws, i) && strcmp(ws->w[i], kw) == 0;
-}
-
-/* Whether kw1 (followed by kw2, unless kw2 is NULL) is among the words. */
-static int has(words *ws, const char *kw1, const char *kw2) {
-  int i;
-  for (i = 1; i < NWORDS; i++)
-    if (at(ws, i, kw1) && (!kw2 || at(ws, i + 1, kw2))) return 1;
-  return 0;
-}
-
-ms_class ms_split_classify(const char *stmt, size_t len) {
-  words ws;
-  const char *k;
-  int i;
-  ws.b = stmt;
-  ws.n = len;
-  ws.p = 0;
-  ws.nw = ws.done = 0;
-  k = word_at(&ws, 0) ? ws.w[0] : "";
-  if (!strcmp(k, "begin") || !strcmp(k, "commit") || !strcmp(k, "end") ||
-      !strcmp(k, "abort") ||
-      ((!strcmp(k, "start") || !strcmp(k, "prepare")) &&
-       at(&ws, 1, "transaction")))
-    return MS_CLASS_TXN;
-  if (!strcmp(k, "rollback")) {
-    i = at(&ws, 1, "work") || at(&ws, 1, "transaction") ? 2 : 1;
-    return at(&ws, i, "to") ? MS_CLASS_SQL : MS_CLASS_TXN;
-  }
-  if (!strcmp(k, "vacuum") || (!strcmp(k, "discard") && at(&ws, 1, "all")))
-    return MS_CLASS_NOTX;
-  if (!strcmp(k, "create") || !strcmp(k, "drop")) {
-    i = !strcmp(k, "create") && at(&ws, 1, "unique") ? 2 : 1;
-    if (at(&ws, i, "index"))
-      return at(&ws, i + 1, "concurrently") ? MS_CLASS_NOTX : MS_CLASS_SQL;
-    return at(&ws, 1, "database") || at(&ws, 1, "tablespace") ||
-           at(&ws, 1, "subscription") ? MS_CLASS_NOTX : MS_CLASS_SQL;
-  }
-  if (!strcmp(k, "reindex")) {
-    i = at(&ws, 1, "(") ? 2 : 1;
-    return at(&ws, i, "schema") || at(&ws, i, "database") ||
-           at(&ws, i, "system") || has(&ws, "concurrently", NULL)
-           ? MS_CLASS_NOTX : MS_CLASS_SQL;
-  }
-  if (!strcmp(k, "alter")) {
-    if (at(&ws, 1, "system") ||
-        (at(&ws, 1, "subscription") && has(&ws, "publication", NULL)) ||
-        (at(&ws, 1, "database") && has(&ws, "set", "tablespace")) ||
-        (at(&ws, 1, "table") && has(&ws, "detach", NULL) &&
-         has(&ws, "concurrently", NULL)))
-      return MS_CLASS_NOTX;
-    return at(&ws, 1, "type") && has(&ws, "add", "value")
-           ? MS_CLASS_ADDVALUE : MS_CLASS_SQL;
-  }
-  if (!strcmp(k, "cluster")) {
-    i = 1;
-    if (at(&ws, i, "(")) i++;
-    if (at(&ws, i, "verbose")) i++;
-    return !word_at(&ws, i) || at(&ws, i, ";") ? MS_CLASS_NOTX : MS_CLASS_SQL;
-  }
-  if (!strcmp(k, "copy") && has(&ws, "from", "stdin")) return MS_CLASS_COPY;
-  return MS_CLASS_SQL;
+  return ms_class_of(&ws);
 }
 
 const char *ms_split_classname(ms_class cls) {
