@@ -216,6 +216,41 @@ static void lex(const char *b, size_t n, size_t p, tok *t) {
   }
 }
 
+/* The same as lex(), read directly for the commonest tokens of a
+ * statement: words, runs of TK_OTHER, ';' and parens. A one-letter word
+ * before a quote or '&' may be an E'' or U& prefix: lex() decides. */
+static inline void lex_fast(const char *b, size_t n, size_t p, tok *t) {
+  size_t e = p + 1;
+  if (p < n) {
+    switch (cclass[(unsigned char)b[p]]) {
+    case C_START | C_CONT:
+      while (e < n && is_ident_cont(b[e])) e++;
+      if (e == p + 1 && e < n && (b[e] == '\'' || b[e] == '&')) break;
+      t->kind = TK_WORD;
+      t->start = p;
+      t->end = e;
+      return;
+    case C_PLAIN:
+    case C_PLAIN | C_CONT:
+      while (e < n && is_plain(b[e])) e++;
+      t->kind = TK_OTHER;
+      t->start = p;
+      t->end = e;
+      return;
+    case 0:
+      t->kind = b[p] == ';' ? TK_SEMI : b[p] == '(' ? TK_LPAREN
+                : b[p] == ')' ? TK_RPAREN : TK_EOF;
+      if (t->kind == TK_EOF) break;
+      t->start = p;
+      t->end = e;
+      return;
+    default:
+      break;
+    }
+  }
+  lex(b, n, p, t);
+}
+
 static int word_is(const char *w, size_t len, const char *kw) {
   size_t i;
   for (i = 0; i < len && kw[i]; i++) {
@@ -471,7 +506,7 @@ static void note_token(words_seen *k, const char *b, const tok *t,
 int ms_split_next(ms_split *s, ms_stmt *out) {
   const char *b = s->buf;
   size_t n = s->len, start = s->pos, p = start, off = 0, last = 0, paren = 0;
-  int seen = 0, r;
+  int seen = 0, done = 0, r;
   words_seen k;
   tok t;
   if (s->err) return -1;
@@ -480,17 +515,8 @@ int ms_split_next(ms_split *s, ms_stmt *out) {
   memset(&k, 0, sizeof k);
   ms_class_start(&k.cls);
   for (;; p = t.end) {
-    /* Fast paths for the commonest tokens: blanks, then words once no word
-     * can matter, unless a one-letter E/U prefix. */
     while (p < n && is_space(b[p])) p++;
-    if (quiet(&k) && p + 1 < n && is_ident_start(b[p]) &&
-        is_ident_cont(b[p + 1])) {
-      t.start = p;
-      while (p < n && is_ident_cont(b[p])) p++;
-      last = t.end = p;
-      continue;
-    }
-    lex(b, n, p, &t);
+    lex_fast(b, n, p, &t);
     switch (t.kind) {
     case TK_EOF:
       if (!seen) {
@@ -525,7 +551,12 @@ int ms_split_next(ms_split *s, ms_stmt *out) {
     if (!seen) off = t.start;
     seen = 1;
     last = t.end;
-    if (!quiet(&k)) note_token(&k, b, &t, paren);
+    /* once no word can change the class or the end, only parens and ';'
+     * matter */
+    if (!done) {
+      note_token(&k, b, &t, paren);
+      done = quiet(&k);
+    }
     if (t.kind == TK_LPAREN) {
       paren++;
     } else if (t.kind == TK_RPAREN) {
