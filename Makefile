@@ -81,9 +81,7 @@ FUZZ_OBJ     := $(LIB_OBJ:build/obj/%=build/fuzz/obj/%)
 FUZZ_TARGETS := $(patsubst fuzz/%_fuzz.c,%,$(wildcard fuzz/*_fuzz.c))
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE   ?= 4
-# mask stays out of the smoke run while ms_mask_secrets still leaks (the
-# pending cases of spec/fuzz_regress_spec.lua); `make fuzz` runs it.
-FUZZ_SMOKE_TARGETS ?= $(filter-out mask,$(FUZZ_TARGETS))
+FUZZ_SMOKE_TARGETS ?= $(FUZZ_TARGETS)
 
 fuzz-build: $(FUZZ_TARGETS:%=build/fuzz/%_fuzz)
 
