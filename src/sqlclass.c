@@ -64,13 +64,7 @@ int ms_class_keyword(const char *w, size_t len) {
   return c;
 }
 
-void ms_class_start(ms_words *ws) {
-  ws->n = 0;
-  ws->want = 1;
-}
-
-/* How many words the rules below read for a statement starting with c. */
-static unsigned char words_wanted(int c) {
+int ms_class_wanted(int c) {
   switch (c) {
   case KW_START: case KW_PREPARE: case KW_DISCARD: return 2;
   case KW_ROLLBACK: return 3;
@@ -78,11 +72,6 @@ static unsigned char words_wanted(int c) {
   case KW_REINDEX: case KW_ALTER: case KW_COPY: return MS_CLASS_WORDS;
   default: return 1;
   }
-}
-
-void ms_class_add(ms_words *ws, int c) {
-  if (ws->n == 0) ws->want = words_wanted(c);
-  ws->w[ws->n++] = (unsigned char)c;
 }
 
 static int at(const ms_words *ws, int i, int kw) {

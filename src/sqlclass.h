@@ -26,10 +26,9 @@ enum { MS_CLASS_WORDS = 16 };
 
 /* The first tokens of a statement at paren depth 0, a paren group counting
  * as one W_LPAREN, as far as the classifier needs them: a scanner adds
- * tokens while n < want. Start with n = 0 and want = 1 (ms_class_start);
- * the first word sets want for the rest. */
+ * tokens while n < want (ms_class_add); ms_class_start empties it. */
 typedef struct ms_words {
-  unsigned char n, want;
+  int n, want;
   unsigned char w[MS_CLASS_WORDS];
 } ms_words;
 
@@ -37,12 +36,22 @@ typedef struct ms_words {
  * case, or W_OTHER. */
 int ms_class_keyword(const char *w, size_t len);
 
+/* How many words the rules read for a statement whose first word reads
+ * as c: 1 to MS_CLASS_WORDS. */
+int ms_class_wanted(int c);
+
 /* Empties ws for a new statement. */
-void ms_class_start(ms_words *ws);
+static inline void ms_class_start(ms_words *ws) {
+  ws->n = 0;
+  ws->want = 1;
+}
 
 /* Appends token code c to ws, whose n must be below want; the first code
- * sets want to the number of words the rules read after such a word. */
-void ms_class_add(ms_words *ws, int c);
+ * sets want. */
+static inline void ms_class_add(ms_words *ws, int c) {
+  if (ws->n == 0) ws->want = ms_class_wanted(c);
+  ws->w[ws->n++] = (unsigned char)c;
+}
 
 /* The class of a statement whose words ws holds. */
 ms_class ms_class_of(const ms_words *ws);

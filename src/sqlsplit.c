@@ -7,6 +7,7 @@
 #include "sqlsplit.h"
 #include "sqlclass.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -263,23 +264,48 @@ static int word_is(const char *w, size_t len, const char *kw) {
 
 /* --- line numbers ------------------------------------------------------ */
 
-/* Line and column of pos, advancing s's cursor (callers ask in order). */
-static void where(ms_split *s, size_t pos, unsigned long *line,
-                  unsigned long *col) {
-  if (pos < s->lc_pos) {
-    s->lc_pos = 0;
-    s->lc_line = 1;
-    s->lc_bol = 0;
+/* Line and column of pos, advancing s's cursor (callers ask in order).
+ * A span of a few bytes, as between tiny statements, is read 8 bytes at a
+ * time in place; a longer one with memchr. */
+#define ONES ((uint64_t)0x0101010101010101u)
+static inline void where(ms_split *s, size_t pos, unsigned long *line,
+                         unsigned long *col) {
+  const char *b = s->buf, *nl;
+  size_t p = s->lc_pos, bol = s->lc_bol;
+  unsigned long l = s->lc_line;
+  if (pos < p) {
+    p = bol = 0;
+    l = 1;
   }
-  while (s->lc_pos < pos) {
-    const char *nl = memchr(s->buf + s->lc_pos, '\n', pos - s->lc_pos);
-    if (!nl) break;
-    s->lc_line++;
-    s->lc_pos = s->lc_bol = (size_t)(nl - s->buf) + 1;
+  if (pos - p <= 16) {
+    for (; pos - p >= 8; p += 8) {
+      uint64_t v, z;
+      memcpy(&v, b + p, 8);
+      v ^= ONES * '\n';
+      /* 0x80 in each byte of z whose byte of v is 0 (no carry crosses
+       * bytes), then a 1 per such byte, summed into the top byte */
+      z = ~(((v & ONES * 0x7f) + ONES * 0x7f) | v) & ONES * 0x80;
+      if (z) {
+        l += (unsigned long)(((z >> 7) * ONES) >> 56);
+        for (bol = p + 8; b[bol - 1] != '\n'; bol--) {}
+      }
+    }
+    for (; p < pos; p++) {
+      if (b[p] == '\n') {
+        l++;
+        bol = p + 1;
+      }
+    }
+  }
+  while (p < pos && (nl = memchr(b + p, '\n', pos - p)) != NULL) {
+    l++;
+    p = bol = (size_t)(nl - b) + 1;
   }
   s->lc_pos = pos;
-  *line = s->lc_line;
-  *col = (unsigned long)(pos - s->lc_bol) + 1;
+  s->lc_line = l;
+  s->lc_bol = bol;
+  *line = l;
+  *col = (unsigned long)(pos - bol) + 1;
 }
 
 static int fail(ms_split *s, const char *msg, size_t at) {
@@ -503,35 +529,136 @@ static void note_token(words_seen *k, const char *b, const tok *t,
   else if (c == KW_END) { if (k->depth > 0) k->depth--; }
 }
 
+/* Ends the statement at end (past its last token), or with the ';' at
+ * end when semi: fills *out and returns as ms_split_next does. */
+static int end_stmt(ms_split *s, ms_stmt *out, size_t start, size_t off,
+                    size_t end, int semi, ms_class cls) {
+  set_stmt(s, out, start, off, end + semi, end + semi);
+  out->terminated = semi;
+  out->cls = cls;
+  return semi && cls == MS_CLASS_COPY ? copy_data(s, out, end + 1) : 1;
+}
+
+/* The rest of a statement from p, once no word can change its class or its
+ * end (outside CREATE FUNCTION bodies): only ';' at paren depth 0 ends it.
+ * Reads blanks, words, runs of TK_OTHER, ';' and parens in place, with the
+ * same boundaries as lex(), and hands lex() whatever else. last is the
+ * end of the last significant token so far. */
+static int quiet_rest(ms_split *s, ms_stmt *out, size_t start, size_t off,
+                      size_t p, size_t last, size_t paren, ms_class cls) {
+  const char *b = s->buf;
+  size_t n = s->len, q;
+  tok t;
+  for (;;) {
+    unsigned char c;
+    while (p < n && is_space(b[p])) p++;
+    if (p >= n) break;
+    c = (unsigned char)b[p];
+    if (is_ident_start(c)) {
+      for (q = p + 1; q < n && is_ident_cont(b[q]); q++) {}
+      if (q > p + 1 || q == n || (b[q] != '\'' && b[q] != '&')) {
+        last = p = q;
+        continue;
+      }
+      /* maybe an E'' or U& prefix: lex() decides */
+    } else if (is_plain(c)) {
+      for (q = p + 1; q < n && is_plain(b[q]); q++) {}
+      last = p = q;
+      continue;
+    } else if (c == '(' || c == ')' || c == ';') {
+      if (c == ';' && paren == 0)
+        return end_stmt(s, out, start, off, p, 1, cls);
+      if (c == '(') paren++;
+      else if (c == ')' && paren > 0) paren--;
+      last = ++p;
+      continue;
+    }
+    lex(b, n, p, &t);
+    switch (t.kind) {
+    case TK_ERR_STRING:
+    case TK_ERR_QIDENT:
+    case TK_ERR_DOLLAR:
+    case TK_ERR_COMMENT:
+      return fail(s, unterminated(t.kind), t.start);
+    case TK_BACKSLASH:
+      return meta(s, out, start, t.start, 1);
+    case TK_SPACE:
+    case TK_LINECOMMENT:
+    case TK_BLOCKCOMMENT:
+      p = t.end;
+      break;
+    default:
+      last = p = t.end;
+    }
+  }
+  return end_stmt(s, out, start, off, last, 0, cls);
+}
+
+/* The statement whose first significant token is *t: reads to its end,
+ * lexing into *t, and fills *out (its piece began at start). Returns as
+ * ms_split_next does. */
+static int statement(ms_split *s, ms_stmt *out, size_t start, tok *t) {
+  const char *b = s->buf;
+  size_t n = s->len, off = t->start, last = off, paren = 0, p;
+  words_seen k;
+  memset(&k, 0, sizeof k);
+  ms_class_start(&k.cls);
+  for (;;) {
+    switch (t->kind) {
+    case TK_EOF:
+      return end_stmt(s, out, start, off, last, 0, ms_class_of(&k.cls));
+    case TK_SPACE:
+    case TK_LINECOMMENT:
+    case TK_BLOCKCOMMENT:
+      break;
+    case TK_ERR_STRING:
+    case TK_ERR_QIDENT:
+    case TK_ERR_DOLLAR:
+    case TK_ERR_COMMENT:
+      return fail(s, unterminated(t->kind), t->start);
+    case TK_BACKSLASH:
+      return meta(s, out, start, t->start, 1);
+    default:
+      last = t->end;
+      note_token(&k, b, t, paren);
+      if (t->kind == TK_LPAREN) {
+        paren++;
+      } else if (t->kind == TK_RPAREN) {
+        if (paren > 0) paren--;
+      } else if (t->kind == TK_SEMI && paren == 0 && k.depth == 0) {
+        return end_stmt(s, out, start, off, t->start, 1, ms_class_of(&k.cls));
+      }
+      if (quiet(&k))
+        return quiet_rest(s, out, start, off, t->end, last, paren,
+                          ms_class_of(&k.cls));
+    }
+    for (p = t->end; p < n && is_space(b[p]); p++) {}
+    lex_fast(b, n, p, t);
+  }
+}
+
 int ms_split_next(ms_split *s, ms_stmt *out) {
   const char *b = s->buf;
-  size_t n = s->len, start = s->pos, p = start, off = 0, last = 0, paren = 0;
-  int seen = 0, done = 0, r;
-  words_seen k;
+  size_t n = s->len, start = s->pos, p = start;
+  int r;
   tok t;
   if (s->err) return -1;
   if (start >= n) return 0;
   memset(out, 0, sizeof *out);
-  memset(&k, 0, sizeof k);
-  ms_class_start(&k.cls);
+  /* the blanks and comments that lead the piece, or a goose block */
   for (;; p = t.end) {
     while (p < n && is_space(b[p])) p++;
     lex_fast(b, n, p, &t);
     switch (t.kind) {
     case TK_EOF:
-      if (!seen) {
-        set_stmt(s, out, start, start, start, n);
-        out->cls = MS_CLASS_EMPTY;
-        return 1;
-      }
-      set_stmt(s, out, start, off, last, last);
-      out->cls = ms_class_of(&k.cls);
+      set_stmt(s, out, start, start, start, n);
+      out->cls = MS_CLASS_EMPTY;
       return 1;
     case TK_SPACE:
     case TK_BLOCKCOMMENT:
       continue;
     case TK_LINECOMMENT:
-      if (!seen && line_starts_at(b, t.start) &&
+      if (line_starts_at(b, t.start) &&
           goose_mark(b, t.start, t.end, "statementbegin")) {
         r = goose_block(s, out, start, t.start, t.end);
         if (r != 2) return r;
@@ -544,28 +671,9 @@ int ms_split_next(ms_split *s, ms_stmt *out) {
     case TK_ERR_COMMENT:
       return fail(s, unterminated(t.kind), t.start);
     case TK_BACKSLASH:
-      return meta(s, out, start, t.start, seen);
+      return meta(s, out, start, t.start, 0);
     default:
-      break;
-    }
-    if (!seen) off = t.start;
-    seen = 1;
-    last = t.end;
-    /* once no word can change the class or the end, only parens and ';'
-     * matter */
-    if (!done) {
-      note_token(&k, b, &t, paren);
-      done = quiet(&k);
-    }
-    if (t.kind == TK_LPAREN) {
-      paren++;
-    } else if (t.kind == TK_RPAREN) {
-      if (paren > 0) paren--;
-    } else if (t.kind == TK_SEMI && paren == 0 && k.depth == 0) {
-      set_stmt(s, out, start, off, t.end, t.end);
-      out->terminated = 1;
-      out->cls = ms_class_of(&k.cls);
-      return out->cls == MS_CLASS_COPY ? copy_data(s, out, t.end) : 1;
+      return statement(s, out, start, &t);
     }
   }
 }
