@@ -129,7 +129,7 @@ describe("--lock-timeout", function()
     assert.are.same({ "1", "2" }, versions(url))
   end)
 
-  it("is not needed to wait: without it a runner waits for the lock, says who holds it, then runs", function()
+  it("is not needed to wait: without it a runner waits for the lock, says who holds it, then runs #timing", function()
     local url, name = H.new_db()
     local dir = H.migrations({ ["1_a.sql"] = "create table a (id int);\n" })
     local key = lock_key(url, dir)

@@ -116,7 +116,7 @@ end
 
 ------------------------------------------------------------------------------
 describe("faults", function()
-  it("keeps tracking table and schema in step through 20+ SIGKILLs at random points of a 50-migration run", function()
+  it("keeps tracking table and schema in step through 20+ SIGKILLs at random points of a 50-migration run #timing", function()
     local files = {}
     for v = 1, 50 do
       local body = ("create table t_%d (id int);\ninsert into counter (v) values (%d);\n"):format(v, v)
@@ -335,7 +335,7 @@ while True:
     assert.are.same({}, versions(url))
   end)
 
-  it("stops a Lua migration that allocates without bound at --lua-memory 64MB (exit 1), rolled back, RSS bounded", function()
+  it("stops a Lua migration that allocates without bound at --lua-memory 64MB (exit 1), rolled back, RSS bounded #rss", function()
     local url = H.new_db()
     local dir = H.migrations({
       ["001_hog.lua"] = 'return { up = function(db)\n  db:exec("create table hog (id int)")\n'
@@ -554,7 +554,7 @@ describe("inputs that must work", function()
     H.run_ok(cmd("check", url, dir), "version 10000")
   end)
 
-  it("streams a single 500 MB SQL file (COPY) in constant memory (plain pass only)", function()
+  it("streams a single 500 MB SQL file (COPY) in constant memory (plain pass only) #rss", function()
     if ASAN then pending("heavy: skipped in the asan pass") return end
     local dir = H.tmpdir()
     local free_kb = tonumber(H.sh(("df -Pk %s | awk 'NR==2 {print $4}'"):format(H.q(dir))).out:match("%d+"))

@@ -174,7 +174,7 @@ describe("the migration lock", function()
     assert.are.equal(0, advisory_locks(name))
   end)
 
-  it("gives up after --lock-timeout with exit 4, and names the holder while it waits", function()
+  it("gives up after --lock-timeout with exit 4, and names the holder while it waits #timing", function()
     local url, name = H.new_db()
     local dir = H.migrations({ ["001_a.sql"] = "create table a (id int);\n" })
     H.run_ok(cmd("up", url, dir))
@@ -225,7 +225,7 @@ describe("the migration lock", function()
     assert.are.same({ "1" }, versions(url2))
   end)
 
-  it("is not taken by an up with nothing pending, which answers at once while another session holds it", function()
+  it("is not taken by an up with nothing pending, which answers at once while another session holds it #timing", function()
     local url, name = H.new_db()
     local dir = H.migrations({ ["001_a.sql"] = "create table a (id int);\n" })
     H.run_ok(cmd("up", url, dir))
@@ -451,7 +451,7 @@ describe("per-migration timeouts", function()
     return h
   end
 
-  it("retry a migration stopped by its lock_timeout, and readers are never queued longer than that", function()
+  it("retry a migration stopped by its lock_timeout, and readers are never queued longer than that #timing", function()
     local url, name, dir = alter_setup()
     local holder = share_lock(url, name, 2)
     -- a reader in a third session, timing each of its SELECTs
@@ -500,7 +500,7 @@ describe("per-migration timeouts", function()
     holder:wait(5)
   end)
 
-  it("cancel a statement past its statement_timeout (57014), rolling the migration back", function()
+  it("cancel a statement past its statement_timeout (57014), rolling the migration back #timing", function()
     local url = H.new_db()
     local dir = H.migrations({
       ["001_s.sql"] = "-- migrate:up statement_timeout:500ms\ncreate table s (id int);\nselect pg_sleep(2);\n",
@@ -778,7 +778,7 @@ describe("check", function()
     H.run_fails(cmd("check", url, dir), "both have version 2", 2)
   end)
 
-  it("neither takes the lock nor changes anything", function()
+  it("neither takes the lock nor changes anything #timing", function()
     local url, name = H.new_db()
     local dir = H.migrations({ ["001_one.sql"] = "create table one (id int);\n" })
     local holder = hold_lock(url, name, lock_key(url, dir), 10)
