@@ -107,10 +107,18 @@ static int password_key(const char *k, const char *end) {
  * '&', the value running to the next '&' or the end of the text. Also
  * masked: a password holding an unencoded '@' (to the last '@' of its
  * token), and a parameter whose key follows a later '?' (an IPv6 host may
- * hold the first). */
-static void url_parts(spans *sp, const char *s, const char *auth) {
+ * hold the first). whole (the text is this URL): a password holding an
+ * unencoded '/', which libpq reads as host, port and path. */
+static void url_parts(spans *sp, const char *s, const char *auth, int whole) {
   const char *p = auth, *host = auth;
   while (*p && *p != '@' && *p != '/') p++;
+  if (*p != '@' && whole) {
+    const char *at = NULL;
+    for (const char *q = p; *q && !space(*q); q++)
+      if (*q == '@') at = q;
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (colon) add(sp, (size_t)(colon + 1 - s), (size_t)(colon + 1 - s), (size_t)(at - s), STARS);
+  }
   if (*p == '@') {
     const char *colon = memchr(auth, ':', (size_t)(p - auth)), *last = p;
     for (const char *q = p; *q && *q != '/' && !space(*q); q++)
@@ -175,11 +183,11 @@ static void libpq_spellings(spans *sp, const char *s) {
 static void find_secrets(spans *sp, const char *s, int whole) {
   size_t uri = strncmp(s, "postgresql://", 13) == 0 ? 13 : strncmp(s, "postgres://", 11) == 0 ? 11 : 0;
   if (whole && uri) {
-    url_parts(sp, s, s + uri);
+    url_parts(sp, s, s + uri, 1);
   } else if (whole) {
     conninfo_pairs(sp, s);
   } else {
-    for (const char *p = strstr(s, "://"); p; p = strstr(p + 1, "://")) url_parts(sp, s, p + 3);
+    for (const char *p = strstr(s, "://"); p; p = strstr(p + 1, "://")) url_parts(sp, s, p + 3, 0);
     conninfo_pairs(sp, s);
   }
   if (strstr(s, "://") || find_password(s)) sp->libpq = libpq_password(s);
@@ -216,11 +224,14 @@ done:
   free(sp.libpq);
 }
 
-/* 1 when the n bytes at t occur in a password of sp (over s). */
+/* 1 when the n bytes at t are a stretch of s that overlaps a password of
+ * sp (over s), or occur in the password libpq reads. */
 static int part_of_secret(const spans *sp, const char *s, const char *t, size_t n) {
-  for (size_t i = 0; i < sp->n; i++)
-    for (size_t j = sp->v[i].secret; j + n <= sp->v[i].to; j++)
-      if (memcmp(s + j, t, n) == 0) return 1;
+  for (size_t j = 0; s[j]; j++) {
+    if (strncmp(s + j, t, n) != 0) continue;
+    for (size_t i = 0; i < sp->n; i++)
+      if (j < sp->v[i].to && sp->v[i].secret < j + n) return 1;
+  }
   size_t len = sp->libpq ? strlen(sp->libpq) : 0;
   for (size_t j = 0; j + n <= len; j++)
     if (memcmp(sp->libpq + j, t, n) == 0) return 1;
