@@ -112,4 +112,20 @@ describe("a connection string the server never sees", function()
     assert.matches("invalid percent%-encoded token", res.err)
     assert(not res.err:find("50%off", 1, true), "stderr shows the password: " .. res.err)
   end)
+
+  -- libpq reads what follows an unencoded '/' or a second '@' in a URL's
+  -- password as host, port and path, and names the value it cannot use.
+  it("keeps a URL password with an unencoded '/' out of the error message (libpq reads a port there)", function()
+    local res = H.run({ "status", "--url", "postgres://app:hunter/2xyz@127.0.0.1:1/app" })
+    assert.equal(3, res.code)
+    assert.matches("connection option \"port\"", res.err)
+    assert(not res.err:find("hunter", 1, true), "stderr shows the password: " .. res.err)
+  end)
+
+  it("keeps a URL password with an unencoded '@' out of the error message (libpq reads a host there)", function()
+    local res = H.run({ "status", "--url", "postgres://app:hunter@2xyz@127.0.0.1:1/app" })
+    assert.equal(3, res.code)
+    assert.matches("host name", res.err)
+    assert(not res.err:find("2xyz", 1, true), "stderr shows the password: " .. res.err)
+  end)
 end)
