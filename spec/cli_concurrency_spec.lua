@@ -98,7 +98,7 @@ end }
 end)
 
 describe("--lock-timeout", function()
-  it("gives up with exit 4 while another session holds the lock, and changes nothing", function()
+  it("gives up with exit 4 while another session holds the lock, and changes nothing #timing", function()
     local url, name = H.new_db()
     local dir = H.migrations({ ["1_a.sql"] = "create table a (id int);\n" })
     H.run_ok(cmd("up", url, dir))
