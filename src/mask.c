@@ -224,10 +224,10 @@ done:
   free(sp.libpq);
 }
 
-/* 1 when the n bytes at t are a stretch of s that overlaps a password of
- * sp (over s), or occur in the password libpq reads. */
+/* 1 when the n bytes at t are a stretch of s (or NULL) that overlaps a
+ * password of sp (over s), or occur in the password libpq reads. */
 static int part_of_secret(const spans *sp, const char *s, const char *t, size_t n) {
-  for (size_t j = 0; s[j]; j++) {
+  for (size_t j = 0; s && s[j]; j++) {
     if (strncmp(s + j, t, n) != 0) continue;
     for (size_t i = 0; i < sp->n; i++)
       if (j < sp->v[i].to && sp->v[i].secret < j + n) return 1;

@@ -14,9 +14,11 @@ void ms_mask_secrets(ms_buf *b, const char *s);
 
 /* Appends msg to b with every double-quoted token that is part of a password
  * of connstr replaced by "***": libpq quotes the token it cannot read, such
- * as a password with a bare '%', in its error message. connstr (or NULL) is
- * read as one connection string, a URL or conninfo as libpq tells them apart.
- * msg is not otherwise masked. */
+ * as a password with a bare '%' or the port it read from one holding '/', in
+ * its error message. A token is masked when it is a stretch of connstr that
+ * overlaps a password or a piece of the password libpq reads. connstr (NULL:
+ * nothing is masked) is read as one connection string, a URL or conninfo as
+ * libpq tells them apart. msg is not otherwise masked. */
 void ms_mask_quoted(ms_buf *b, const char *msg, const char *connstr);
 
 #endif
