@@ -113,6 +113,12 @@ describe("a connection string the server never sees", function()
     assert(not res.err:find("50%off", 1, true), "stderr shows the password: " .. res.err)
   end)
 
+  it("reports a connect error quoting a host when there is no connection string at all", function()
+    local res = H.run({ "status", "--dir", H.tmpdir() }, { env = { PGHOST = "127.0.0.1", PGPORT = "1" } })
+    assert.equal(3, res.code, res.err)
+    assert.matches('^moonshift: cannot connect to the database: connection to server at "127%.0%.0%.1", port 1 failed', res.err)
+  end)
+
   -- libpq reads what follows an unencoded '/' or a second '@' in a URL's
   -- password as host, port and path, and names the value it cannot use.
   it("keeps a URL password with an unencoded '/' out of the error message (libpq reads a port there)", function()
