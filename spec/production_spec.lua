@@ -618,6 +618,32 @@ describe("checksums", function()
     assert.are.same({ "1", "2" }, versions(url))
   end)
 
+  it("hold over a folder large enough to be hashed on worker threads: one edit, one CRLF copy, one gone", function()
+    local url = H.new_db()
+    local files = {}
+    for i = 1, 60 do
+      files[("%03d_t%d.sql"):format(i, i)] = ("-- migrate:up\ncreate table t%d (id int);\n-- migrate:down\ndrop table t%d;\n"):format(i, i)
+    end
+    local dir = H.migrations(files)
+    H.run_ok(cmd("up", url, dir), "60 migrations applied")
+    H.run_ok(cmd("status", url, dir), "\n60 applied, 0 pending %(")
+    H.write(dir .. "/017_t17.sql", files["017_t17.sql"]:gsub("%(id int%)", "(id bigint)"))
+    H.write(dir .. "/033_t33.sql", (files["033_t33.sql"]:gsub("\n", "\r\n")))
+    os.remove(dir .. "/050_t50.sql")
+    local res = H.run_ok(cmd("status", url, dir), "\n60 applied, 0 pending, 1 modified, 1 missing %(")
+    assert.matches("\n017 +t17 +sql +applied, modified ", res.out)
+    assert.matches("\n033 +t33 +sql +applied +%d", res.out)
+    assert.matches("\n0*50 +t50 +sql +applied, file missing ", res.out)
+    local _, modified = res.out:gsub("modified ", "")
+    assert.are.equal(1, modified)
+    res = H.run_fails(cmd("check", url, dir), "0 pending, 1 modified, 1 missing", 7)
+    assert.matches("\nmodified: 017 t17 ", "\n" .. res.out)
+    assert.matches("\nmissing: 0*50 t50 ", res.out)
+    assert.is_nil(res.out:match("t33"))
+    H.run_fails(cmd("up", url, dir), "nothing was run:\n", 2)
+    assert.are.equal(60, count(url, "select count(*) from moonshift_migrations"))
+  end)
+
   it("keep late versions out unless allowed or opted in; down undoes the newest application first", function()
     local url = H.new_db()
     local function sql(t) return ("-- migrate:up\ncreate table %s (id int);\n-- migrate:down\ndrop table %s;\n"):format(t, t) end

@@ -18,6 +18,7 @@
 #include "pgerr.h"
 #include "project.h"
 #include "source.h"
+#include "sumpool.h"
 #include "tracker.h"
 
 /* First line of s, at most n bytes, into out. */
@@ -82,6 +83,7 @@ ms_status ms_cmd_check(ms_ctx *c) {
   ms_drift d = { 0, 0, { 0 } };
   size_t pending = 0;
   ms_status st = ms_project_scan(c);
+  if (st == MS_OK) ms_sumpool_start(c);
   if (st == MS_OK) st = ms_project_connect(c);
   if (st == MS_OK) st = ms_tracker_load(c, &a);
   if (st == MS_OK) st = ms_drift_check(c, &a, &d);

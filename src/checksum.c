@@ -2,7 +2,11 @@
  * the tracking table's checksum column and the advisory lock key. */
 #include "checksum.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -23,6 +27,8 @@ __attribute__((destructor)) static void sha256_md_free(void) {
   EVP_MD_free(fetched);
   fetched = NULL;
 }
+
+void ms_sha256_prepare(void) { (void)sha256_md(); }
 
 ms_sha256 *ms_sha256_new(void) {
   EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -85,4 +91,36 @@ void ms_sha256_norm_end(ms_sha256 *h, ms_norm *st) {
 void ms_sha256_raw(const void *data, size_t len, unsigned char out[32]) {
   unsigned int n = 0;
   EVP_Digest(data, len, out, &n, sha256_md(), NULL);
+}
+
+/* Feeds one file, normalised; 0 or an errno value. */
+static int add_file(ms_sha256 *h, const char *path, const atomic_int *stop) {
+  char buf[32 * 1024];
+  ms_norm norm = { 0, 0, 0 };
+  ssize_t n;
+  int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+  if (fd < 0) return errno;
+  while ((n = read(fd, buf, sizeof buf)) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) { rc = errno; break; }
+    if (stop && *stop) { rc = ECANCELED; break; }
+    ms_sha256_add_norm(h, &norm, buf, (size_t)n);
+  }
+  ms_sha256_norm_end(h, &norm);
+  close(fd);
+  return rc;
+}
+
+int ms_checksum_files(const char *const *paths, int n, char out[MS_CHECKSUM_LEN], int *bad,
+                      const atomic_int *stop) {
+  char hex[65];
+  int rc = 0;
+  ms_sha256 *h = ms_sha256_new();
+  if (!h) return ENOMEM;
+  for (int i = 0; i < n && rc == 0; i++)
+    if (paths[i] && (rc = add_file(h, paths[i], stop)) != 0) *bad = i;
+  ms_sha256_hex(h, hex);
+  memcpy(out, MS_CHECKSUM_TAG, sizeof MS_CHECKSUM_TAG - 1);
+  memcpy(out + sizeof MS_CHECKSUM_TAG - 1, hex, sizeof hex);
+  return rc;
 }

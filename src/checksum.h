@@ -2,6 +2,7 @@
 #ifndef MS_CHECKSUM_H
 #define MS_CHECKSUM_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 typedef struct ms_sha256 ms_sha256;
@@ -23,6 +24,20 @@ void ms_sha256_hex(ms_sha256 *h, char hex[65]);
 typedef struct ms_norm { int held, decided, cr; } ms_norm;
 void ms_sha256_add_norm(ms_sha256 *h, ms_norm *st, const char *p, size_t n);
 void ms_sha256_norm_end(ms_sha256 *h, ms_norm *st);
+
+/* The checksum of a migration: MS_CHECKSUM_TAG and the hex SHA-256 of its
+ * files (n of paths, the up file's bytes then the down file's), each
+ * normalised as above. Streams the files through a small buffer with
+ * read(), so it costs the same memory at any size, and touches nothing
+ * shared: worker threads call it (sumpool.c). Returns 0, or an errno value
+ * with *bad set to the index of the path that failed; ECANCELED once *stop
+ * is set (checked between reads; stop may be NULL). */
+#define MS_CHECKSUM_LEN 80
+int ms_checksum_files(const char *const *paths, int n, char out[MS_CHECKSUM_LEN], int *bad,
+                      const atomic_int *stop);
+
+/* Looks up OpenSSL's SHA-256 once; call before starting threads that hash. */
+void ms_sha256_prepare(void);
 
 /* One-shot digest into raw bytes (32). */
 void ms_sha256_raw(const void *data, size_t len, unsigned char out[32]);

@@ -26,16 +26,20 @@
 #include "plan.h"
 #include "runner.h"
 #include "source.h"
+#include "sumpool.h"
 #include "tracker.h"
 
-static void say_version(const ms_ctx *c, const char *lead) {
-  ms_applied a;
+/* The closing line: the newest version in a (when the caller's list is
+ * still current), else as read again from the tracking table. */
+static void say_version(ms_ctx *c, const char *lead, const ms_applied *current) {
+  ms_applied a = {0};
   char v[32] = "0";
-  if (ms_tracker_load((ms_ctx *)c, &a) == MS_OK) {
-    if (a.n) ms_fmt_version(c, a.v[a.n - 1].version, v, sizeof v);
-    ms_json_int((ms_ctx *)c, "version", a.n ? a.v[a.n - 1].version : 0);
-    ms_applied_free(&a);
+  if (current || ms_tracker_load(c, &a) == MS_OK) {
+    const ms_applied *l = current ? current : &a;
+    if (l->n) ms_fmt_version(c, l->v[l->n - 1].version, v, sizeof v);
+    ms_json_int(c, "version", l->n ? l->v[l->n - 1].version : 0);
   }
+  ms_applied_free(&a);
   ms_out("%s; the database is at version %s", lead, v);
 }
 
@@ -154,6 +158,7 @@ ms_status ms_cmd_up(ms_ctx *c) {
   ms_plan p = {0};
   size_t done = 0;
   ms_status st = ms_project_scan(c);
+  if (st == MS_OK) ms_sumpool_start(c);
   if (st == MS_OK) st = ms_project_connect(c);
   if (st == MS_OK) st = ms_tracker_load(c, &a);
   if (st == MS_OK) st = refuse_failed(c, &a, 1);
@@ -180,7 +185,7 @@ ms_status ms_cmd_up(ms_ctx *c) {
     char lead[64];
     snprintf(lead, sizeof lead, done ? "%zu migration%s applied" : "nothing to apply", done,
              done == 1 ? "" : "s");
-    say_version(c, lead);
+    say_version(c, lead, done ? NULL : &a);
   }
   ms_applied_free(&a);
   ms_plan_free(&p);
@@ -192,6 +197,7 @@ ms_status ms_cmd_down(ms_ctx *c, long steps) {
   ms_plan p = {0};
   size_t done = 0;
   ms_status st = ms_project_scan(c);
+  if (st == MS_OK) ms_sumpool_start(c);
   if (st == MS_OK) st = ms_project_connect(c);
   if (st == MS_OK) st = ms_lock_acquire(c);
   if (st == MS_OK) st = dry_begin(c);
@@ -208,7 +214,7 @@ ms_status ms_cmd_down(ms_ctx *c, long steps) {
     char lead[64];
     snprintf(lead, sizeof lead, done ? "%zu migration%s rolled back" : "nothing to roll back", done,
              done == 1 ? "" : "s");
-    say_version(c, lead);
+    say_version(c, lead, NULL);
   }
   ms_applied_free(&a);
   ms_plan_free(&p);
@@ -219,6 +225,7 @@ ms_status ms_cmd_redo(ms_ctx *c) {
   ms_applied a = {0};
   ms_plan p = {0};
   ms_status st = ms_project_scan(c);
+  if (st == MS_OK) ms_sumpool_start(c);
   if (st == MS_OK) st = ms_project_connect(c);
   if (st == MS_OK) st = ms_lock_acquire(c);
   if (st == MS_OK) st = ms_tracker_ensure(c);
@@ -230,7 +237,7 @@ ms_status ms_cmd_redo(ms_ctx *c) {
   if (st == MS_OK) st = ms_runner_check(c, p.v[0], 0);
   if (st == MS_OK) st = ms_runner_run(c, p.v[0], 1);
   if (st == MS_OK) st = ms_runner_run(c, p.v[0], 0);
-  if (st == MS_OK) say_version(c, "redone");
+  if (st == MS_OK) say_version(c, "redone", NULL);
   ms_applied_free(&a);
   ms_plan_free(&p);
   return st;
@@ -280,6 +287,7 @@ static void status_json(ms_ctx *c, const ms_migration *m, const ms_applied_row *
 ms_status ms_cmd_status(ms_ctx *c) {
   ms_applied a = {0};
   ms_status st = ms_project_scan(c);
+  if (st == MS_OK) ms_sumpool_start(c);
   if (st == MS_OK) st = ms_project_connect(c);
   if (st == MS_OK) st = ms_tracker_load(c, &a);
   ms_drift d = { 0, 0, { 0 } };
@@ -290,6 +298,7 @@ ms_status ms_cmd_status(ms_ctx *c) {
   int nw = 4;
   for (size_t i = 0; i < s->n; i++) if ((int)strlen(s->v[i].name) > nw) nw = (int)strlen(s->v[i].name);
   for (size_t i = 0; i < a.n; i++) if ((int)strlen(a.v[i].name) > nw) nw = (int)strlen(a.v[i].name);
+  ms_out_batch(1);
   status_row("version", "name", "kind", "state", "applied_at", nw);
   size_t i = 0, j = 0, applied = 0, pending = 0, missing = 0, failed = 0, modified = 0;
   while (i < s->n || j < a.n) {
@@ -318,6 +327,7 @@ ms_status ms_cmd_status(ms_ctx *c) {
       j++;
     }
   }
+  ms_out_batch(0);
   ms_json_list(c, "migrations");
   ms_json_int(c, "applied", (long long)applied);
   ms_json_int(c, "pending", (long long)pending);

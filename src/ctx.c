@@ -13,6 +13,7 @@
 
 #include "source.h"
 #include "lock.h"
+#include "sumpool.h"
 
 ms_status ms_fail(ms_ctx *c, ms_status code, const char *fmt, ...) {
   va_list ap;
@@ -36,6 +37,7 @@ void ms_ctx_release(ms_ctx *c) {
     PQfinish(c->conn);
     c->conn = NULL;
   }
+  ms_sumpool_finish(c, 0);
   if (c->src) {
     ms_source_free(c->src);
     free(c->src);
@@ -50,9 +52,14 @@ void ms_ctx_release(ms_ctx *c) {
   c->err = c->table_schema = c->table_name = c->table_sql = c->history_name = c->history_sql = NULL;
 }
 
-static int out_quiet;
+static int out_quiet, out_batch;
 
 void ms_out_quiet(int quiet) { out_quiet = quiet; }
+
+void ms_out_batch(int on) {
+  out_batch = on;
+  if (!on) fflush(stdout);
+}
 
 void ms_out(const char *fmt, ...) {
   if (out_quiet) return;
@@ -61,7 +68,7 @@ void ms_out(const char *fmt, ...) {
   vfprintf(stdout, fmt, ap);
   va_end(ap);
   fputc('\n', stdout);
-  fflush(stdout);
+  if (!out_batch) fflush(stdout);
 }
 
 void ms_verbose(const ms_ctx *c, const char *fmt, ...) {

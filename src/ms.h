@@ -82,6 +82,7 @@ typedef struct ms_ctx {
   int64_t lock_key;
   int locked;
   struct ms_source *src;    /* the discovered migrations */
+  struct ms_sumpool *sumpool; /* their checksums being computed (sumpool.c), or NULL */
 } ms_ctx;
 
 /* Sets ctx->err to the formatted message (replacing the previous one) and
@@ -97,6 +98,10 @@ void ms_ctx_release(ms_ctx *c);
 void ms_out(const char *fmt, ...) MS_PRINTF(1, 2);
 /* ms_out_quiet(1) silences ms_out (the --json document replaces it). */
 void ms_out_quiet(int quiet);
+/* ms_out_batch(1) lets ms_out's lines wait in stdout's buffer (a long
+ * listing); ms_out_batch(0) flushes them and goes back to a line at a time,
+ * which shows progress as it happens. */
+void ms_out_batch(int on);
 void ms_verbose(const ms_ctx *c, const char *fmt, ...) MS_PRINTF(2, 3);
 
 /* Wall-clock milliseconds since an arbitrary origin (monotonic). */

@@ -3,6 +3,7 @@
  * the user sees. */
 #include "runner.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "jsonout.h"
 #include "luarun.h"
 #include "sqlrun.h"
+#include "sumpool.h"
 #include "tracker.h"
 
 int ms_runner_allows_late(ms_ctx *c, ms_migration *m) {
@@ -26,29 +28,15 @@ ms_status ms_runner_check(ms_ctx *c, ms_migration *m, int down) {
 
 ms_status ms_runner_checksum(ms_ctx *c, const ms_migration *m, char out[MS_CHECKSUM_LEN]) {
   const char *paths[2] = { m->path, m->down_path };
-  char hex[65];
-  ms_sha256 *h = ms_sha256_new();
-  if (!h) return ms_fail(c, MS_EFAILED, "out of memory");
-  for (int i = 0; i < 2 && paths[i]; i++) {
-    ms_file f;
-    ms_norm norm = { 0, 0, 0 };
-    ms_status st = ms_file_open(c, paths[i], &f);
-    if (st != MS_OK) { ms_sha256_hex(h, hex); return st; }
-    for (size_t off = 0; off < f.len; off += 1u << 20) {
-      size_t n = f.len - off < (1u << 20) ? f.len - off : 1u << 20;
-      ms_sha256_add_norm(h, &norm, f.data + off, n);
-      ms_file_drop(&f, off, off + n);
-    }
-    ms_sha256_norm_end(h, &norm);
-    ms_file_close(&f);
-  }
-  ms_sha256_hex(h, hex);
-  snprintf(out, MS_CHECKSUM_LEN, "%s%s", MS_CHECKSUM_TAG, hex);
+  int bad = 0, rc = ms_checksum_files(paths, 2, out, &bad, NULL);
+  if (rc == ENOMEM) return ms_fail(c, MS_EFAILED, "out of memory");
+  if (rc != 0) return ms_fail(c, MS_EUSAGE, "%s: cannot read: %s", paths[bad], strerror(rc));
   return MS_OK;
 }
 
 ms_status ms_runner_sum(ms_ctx *c, ms_migration *m, const char **out) {
   char sum[MS_CHECKSUM_LEN];
+  ms_sumpool_finish(c, 1);
   *out = m->checksum;
   if (m->checksum) return MS_OK;
   ms_status st = ms_runner_checksum(c, m, sum);

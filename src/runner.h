@@ -4,6 +4,7 @@
 #define MS_RUNNER_H
 
 #include "ms.h"
+#include "checksum.h"
 #include "source.h"
 
 /* Checks that m can run in that direction without touching the database:
@@ -14,8 +15,6 @@ ms_status ms_runner_check(ms_ctx *c, ms_migration *m, int down) MS_MUST_CHECK;
 /* Runs m up (down = 0) or down, records it, and prints one line. On failure
  * c->err holds the report and nothing of m is recorded. */
 ms_status ms_runner_run(ms_ctx *c, ms_migration *m, int down) MS_MUST_CHECK;
-
-#define MS_CHECKSUM_LEN 80
 
 /* Computes the checksum of m's file(s): "sha256-v1:" and the hex SHA-256 of
  * the normalised bytes (see checksum.h), the up file's then the down

@@ -2,6 +2,7 @@
  * (<version>_<name>.sql|.lua, or an .up.sql/.down.sql pair), rejects
  * malformed names and duplicate versions, and sorts by version as int64.
  * Uses only POSIX directory calls; knows nothing of SQL or the database. */
+#define _DEFAULT_SOURCE 1   /* struct dirent's d_type */
 #include "source.h"
 
 #include <dirent.h>
@@ -89,6 +90,7 @@ static int cmp_version(const void *a, const void *b) {
 static void migration_free(ms_migration *m) {
   free(m->checksum);
   free(m->resume_hashes);
+  free(m->scan);
   free(m->name);
   free(m->path);
   free(m->down_path);
@@ -130,9 +132,11 @@ static ms_status collect(ms_ctx *c, const char *dir, ms_source *s, ms_buf *errs)
     struct stat sb;
     if (nm.role == MS_NAME_BAD) {
       ms_buf_printf(errs, "\n  %s: %s", path, nm.why);
-    } else if (stat(path, &sb) != 0) {
+    } else if (e->d_type != DT_REG && stat(path, &sb) != 0) {
+      /* the entry's type spares a stat of every plain file; links and
+       * file systems that do not tell are looked at */
       ms_buf_printf(errs, "\n  %s: %s", path, strerror(errno));
-    } else if (!S_ISREG(sb.st_mode)) {
+    } else if (e->d_type != DT_REG && !S_ISREG(sb.st_mode)) {
       ms_buf_printf(errs, "\n  %s: named like a migration but not a regular file", path);
     } else {
       ms_migration m = {0};

@@ -18,6 +18,7 @@ typedef struct ms_migration {
   char *checksum;      /* computed once, on first use (runner.c), else NULL */
   int resume_done;     /* set by the plan: statements a failed attempt applied */
   char *resume_hashes; /*   and their hashes, "{h1,h2,...}"; NULL: run from the start */
+  struct ms_sqlscan *scan; /* what checking its SQL found (sqlscan.c), or NULL */
 } ms_migration;
 
 typedef struct ms_source {

@@ -68,13 +68,10 @@ ms_status ms_tracker_resolve(ms_ctx *c) {
 }
 
 void ms_applied_free(ms_applied *a) {
-  for (size_t i = 0; i < a->n; i++) {
-    ms_applied_row *r = &a->v[i];
-    free(r->name); free(r->kind); free(r->checksum); free(r->applied_at); free(r->applied_by);
-    free(r->failed_op); free(r->error); free(r->statement_hashes);
-  }
+  PQclear(a->res);
   free(a->v);
   a->v = NULL;
+  a->res = NULL;
   a->n = 0;
 }
 
@@ -111,24 +108,24 @@ ms_status ms_tracker_load(ms_ctx *c, ms_applied *out) {
   int n = PQntuples(r);
   out->v = calloc(n ? (size_t)n : 1, sizeof *out->v);
   if (!out->v) { PQclear(r); return ms_fail(c, MS_EFAILED, "out of memory"); }
+  out->res = r;
   for (int i = 0; i < n; i++) {
     ms_applied_row *row = &out->v[i];
     row->version = strtoll(PQgetvalue(r, i, 0), NULL, 10);
-    row->name = strdup(PQgetvalue(r, i, 1));
-    row->kind = strdup(PQgetvalue(r, i, 2));
-    row->checksum = strdup(PQgetvalue(r, i, 3));
-    row->applied_at = strdup(PQgetvalue(r, i, 4));
+    row->name = PQgetvalue(r, i, 1);
+    row->kind = PQgetvalue(r, i, 2);
+    row->checksum = PQgetvalue(r, i, 3);
+    row->applied_at = PQgetvalue(r, i, 4);
     row->duration_ms = atoi(PQgetvalue(r, i, 5));
-    row->applied_by = strdup(PQgetvalue(r, i, 6));
+    row->applied_by = PQgetvalue(r, i, 6);
     row->order = strtol(PQgetvalue(r, i, 7), NULL, 10);
-    row->failed_op = PQgetisnull(r, i, 8) ? NULL : strdup(PQgetvalue(r, i, 8));
+    row->failed_op = PQgetisnull(r, i, 8) ? NULL : PQgetvalue(r, i, 8);
     row->statements_done = atoi(PQgetvalue(r, i, 9));
     row->statement_count = atoi(PQgetvalue(r, i, 10));
-    row->error = PQgetisnull(r, i, 11) ? NULL : strdup(PQgetvalue(r, i, 11));
-    row->statement_hashes = PQgetisnull(r, i, 12) ? NULL : strdup(PQgetvalue(r, i, 12));
+    row->error = PQgetisnull(r, i, 11) ? NULL : PQgetvalue(r, i, 11);
+    row->statement_hashes = PQgetisnull(r, i, 12) ? NULL : PQgetvalue(r, i, 12);
     out->n++;
   }
-  PQclear(r);
   return MS_OK;
 }
 

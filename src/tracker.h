@@ -19,9 +19,11 @@ typedef struct ms_applied_row {
   int drift;           /* set by ms_drift_check: MS_DRIFT_* */
 } ms_applied_row;
 
+/* The rows' strings point into the query result the list owns. */
 typedef struct ms_applied {
   ms_applied_row *v;   /* sorted by version */
   size_t n;
+  void *res;           /* the PGresult holding the strings */
 } ms_applied;
 
 /* Resolves the table from opts.table ([schema.]name; without a schema, the
