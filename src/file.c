@@ -13,37 +13,44 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Reads a small file into memory: no mapping, no faults. */
+static ms_status read_small(ms_ctx *c, const char *path, int fd, size_t size, ms_file *f) {
+  char *buf = malloc(size);
+  ssize_t n = buf ? read(fd, buf, size) : -1;
+  if (n != (ssize_t)size) {
+    free(buf);
+    return ms_fail(c, MS_EUSAGE, "%s: cannot read: %s", path, n < 0 ? strerror(errno) : "short read");
+  }
+  f->owned = buf;
+  f->data = buf;
+  f->len = size;
+  return MS_OK;
+}
+
+static ms_status map_large(ms_ctx *c, const char *path, int fd, size_t size, ms_file *f) {
+  void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (p == MAP_FAILED) return ms_fail(c, MS_EUSAGE, "%s: cannot read: %s", path, strerror(errno));
+  posix_madvise(p, size, POSIX_MADV_SEQUENTIAL);
+  f->map = p;
+  f->data = p;
+  f->len = size;
+  return MS_OK;
+}
+
 ms_status ms_file_open(ms_ctx *c, const char *path, ms_file *f) {
   struct stat sb;
   memset(f, 0, sizeof *f);
   f->data = "";
-  int fd = open(path, O_RDONLY);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ms_fail(c, MS_EUSAGE, "%s: cannot read: %s", path, strerror(errno));
   ms_status st = MS_OK;
   if (fstat(fd, &sb) != 0) {
     st = ms_fail(c, MS_EUSAGE, "%s: cannot read: %s", path, strerror(errno));
-  } else if (sb.st_size > 0 && sb.st_size <= SMALL_FILE) {
-    /* a small file costs less read than mapped (no mapping, no faults) */
-    char *buf = malloc((size_t)sb.st_size);
-    ssize_t n = buf ? read(fd, buf, (size_t)sb.st_size) : -1;
-    if (n != (ssize_t)sb.st_size) {
-      free(buf);
-      st = ms_fail(c, MS_EUSAGE, "%s: cannot read: %s", path, n < 0 ? strerror(errno) : "short read");
-    } else {
-      f->owned = buf;
-      f->data = buf;
-      f->len = (size_t)n;
-    }
-  } else if (sb.st_size > 0) {
-    void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-      st = ms_fail(c, MS_EUSAGE, "%s: cannot read: %s", path, strerror(errno));
-    } else {
-      posix_madvise(p, (size_t)sb.st_size, POSIX_MADV_SEQUENTIAL);
-      f->map = p;
-      f->data = p;
-      f->len = (size_t)sb.st_size;
-    }
+  } else {
+    f->mtime_ns = (long long)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+    f->ino = (unsigned long long)sb.st_ino;
+    if (sb.st_size > 0 && sb.st_size <= SMALL_FILE) st = read_small(c, path, fd, (size_t)sb.st_size, f);
+    else if (sb.st_size > 0) st = map_large(c, path, fd, (size_t)sb.st_size, f);
   }
   close(fd);
   return st;

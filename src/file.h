@@ -11,6 +11,8 @@ typedef struct ms_file {
   size_t len;
   void *map;          /* mmap base, NULL when nothing is mapped */
   char *owned;        /* a small file read into memory instead, or NULL */
+  long long mtime_ns; /* its identity when opened: modification time */
+  unsigned long long ino;  /* and inode */
 } ms_file;
 
 /* Maps path; returns MS_EUSAGE naming the file and the cause on failure. */

@@ -19,9 +19,11 @@
 #include "conn.h"
 #include "config.h"
 #include "file.h"
+#include "invalidx.h"
 #include "lease.h"
 #include "pgerr.h"
 #include "sqlfile.h"
+#include "sqlscan.h"
 #include "sqlsplit.h"
 #include "textpos.h"
 
@@ -36,7 +38,9 @@ typedef struct section {
   size_t scanned;      /* section offset the splitter's progress reached */
   int resume_done;     /* statements a failed attempt already applied */
   const char *resume_hashes;  /* their hashes, "{h1,...}" */
-  const ms_migration *m;
+  ms_migration *m;
+  int down;
+  const ms_scan_facts *known; /* what checking this file found earlier in the run */
 } section;
 
 static void drop_file_behind(void *ud, size_t pos) {
@@ -45,19 +49,23 @@ static void drop_file_behind(void *ud, size_t pos) {
   s->scanned = pos;
 }
 
-static ms_status open_section(ms_ctx *c, const ms_migration *m, int down, section *s) {
+static ms_status open_section(ms_ctx *c, ms_migration *m, int down, section *s) {
   ms_buf err = {0};
   memset(s, 0, sizeof *s);
   s->path = down && m->down_path ? m->down_path : m->path;
   ms_status st = ms_file_open(c, s->path, &s->file);
   if (st != MS_OK) return st;
-  if (ms_sqlfile_parse_with(s->path, s->file.data, s->file.len, down && m->down_path, &s->sf, &err,
-                            drop_file_behind, s) != 0)
+  s->known = ms_sqlscan_get(m, down, &s->file);
+  if (s->known)
+    s->sf = s->known->sf;
+  else if (ms_sqlfile_parse_with(s->path, s->file.data, s->file.len, down && m->down_path, &s->sf,
+                                 &err, drop_file_behind, s) != 0)
     st = ms_fail(c, MS_EUSAGE, "%s", err.data ? err.data : "bad markers");
   ms_buf_free(&err);
   if (st != MS_OK) return st;
   s->sec = down ? &s->sf.down : &s->sf.up;
   s->m = m;
+  s->down = down;
   s->resume_done = down ? 0 : m->resume_done;
   s->resume_hashes = down ? NULL : m->resume_hashes;
   if (!s->sec->present)
@@ -133,20 +141,26 @@ static ms_status check_utf8(ms_ctx *c, const section *s, const ms_stmt *st) {
   return MS_OK;
 }
 
-/* Splits the whole section once: errors, problems, and the sending mode. */
+/* Splits the whole section once: errors, problems, and the sending mode;
+ * what it finds is remembered for the rest of the run. */
 static ms_status scan_section(ms_ctx *c, section *s) {
   ms_split sp;
   ms_stmt st;
-  int rc;
-  split_section(s, &sp);
+  int rc, steps = 0;
   s->stepwise = !s->sec->transaction || c->opts.verbose || c->opts.dry_run || ms_hook_has_each(c);
+  if (s->known) {
+    s->statements = s->known->statements;
+    s->stepwise |= s->known->stepwise;
+    return MS_OK;
+  }
+  split_section(s, &sp);
   int utf8 = c->conn && PQclientEncoding(c->conn) == pg_char_to_encoding("UTF8");
   while ((rc = ms_split_next(&sp, &st)) == 1) {
     ms_status bad = MS_OK;
-    if (st.cls == MS_CLASS_META_SKIP) s->stepwise = 1;
+    if (st.cls == MS_CLASS_META_SKIP) steps = 1;
     if (st.cls != MS_CLASS_EMPTY && st.cls != MS_CLASS_META_SKIP) {
       s->statements++;
-      if (st.cls == MS_CLASS_COPY) s->stepwise = 1;
+      if (st.cls == MS_CLASS_COPY) steps = 1;
       bad = stmt_problem(c, s, &st);
       if (bad == MS_OK && utf8) bad = check_utf8(c, s, &st);
     }
@@ -161,10 +175,13 @@ static ms_status scan_section(ms_ctx *c, section *s) {
   if (s->statements == 0 && s->sec == &s->sf.up)
     return ms_fail(c, MS_EUSAGE, "%s:%d: the up section holds no SQL statement (an unfinished "
                    "migration?); nothing was run", s->path, s->sec->line);
+  s->stepwise |= steps;
+  ms_scan_facts facts = { s->sf, s->statements, steps };
+  ms_sqlscan_put(s->m, s->down, &s->file, &facts);
   return MS_OK;
 }
 
-ms_status ms_sqlrun_check(ms_ctx *c, const ms_migration *m, int down) {
+ms_status ms_sqlrun_check(ms_ctx *c, ms_migration *m, int down) {
   section s;
   ms_status st = open_section(c, m, down, &s);
   if (st == MS_OK) st = scan_section(c, &s);
@@ -413,79 +430,6 @@ static const char *nth_hash(const char *list, int k, char out[17]) {
   return out;
 }
 
-static int word_at(const char **p, const char *e, const char *w) {
-  const char *q = *p;
-  while (q < e && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')) q++;
-  size_t n = strlen(w);
-  if ((size_t)(e - q) < n || strncasecmp(q, w, n) != 0) return 0;
-  if (q + n < e && (isalnum((unsigned char)q[n]) || q[n] == '_')) return 0;
-  *p = q + n;
-  return 1;
-}
-
-/* Copies the identifier at *p into out: "quoted" as written inside the
- * quotes, unquoted folded to lower case; dotted names kept whole when
- * keep_dots (for to_regclass). Returns 0 when there is none. */
-static int ident_at(const char **p, const char *e, char *out, size_t cap, int keep_dots) {
-  const char *q = *p;
-  size_t n = 0;
-  while (q < e && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')) q++;
-  for (;;) {
-    if (q < e && *q == '"') {
-      if (keep_dots && n + 1 < cap) out[n++] = '"';
-      for (q++; q < e; q++) {
-        if (*q == '"' && !(q + 1 < e && q[1] == '"')) break;
-        if (*q == '"') { if (keep_dots && n + 1 < cap) out[n++] = '"'; q++; }
-        if (n + 1 < cap) out[n++] = *q;
-      }
-      if (q >= e) return 0;
-      if (keep_dots && n + 1 < cap) out[n++] = '"';
-      q++;
-    } else {
-      const char *w = q;
-      while (q < e && (isalnum((unsigned char)*q) || *q == '_' || *q == '$')) {
-        if (n + 1 < cap) out[n++] = keep_dots ? *q : (char)tolower((unsigned char)*q);
-        q++;
-      }
-      if (q == w) return 0;
-    }
-    if (keep_dots && q < e && *q == '.') { if (n + 1 < cap) out[n++] = '.'; q++; continue; }
-    break;
-  }
-  out[n] = '\0';
-  *p = q;
-  return n > 0;
-}
-
-/* Before a CREATE INDEX CONCURRENTLY is run again: a failed attempt leaves
- * an INVALID index of that name behind, which would make it fail again. */
-static ms_status drop_invalid_index(ms_ctx *c, const section *s, const ms_stmt *st) {
-  const char *p = s->file.data + s->sec->off + st->off, *e = p + st->len;
-  char name[256], table[512];
-  if (!word_at(&p, e, "create")) return MS_OK;
-  word_at(&p, e, "unique");
-  if (!word_at(&p, e, "index") || !word_at(&p, e, "concurrently")) return MS_OK;
-  if (word_at(&p, e, "if") && !(word_at(&p, e, "not") && word_at(&p, e, "exists"))) return MS_OK;
-  if (!ident_at(&p, e, name, sizeof name, 0) || !word_at(&p, e, "on")) return MS_OK;
-  word_at(&p, e, "only");
-  if (!ident_at(&p, e, table, sizeof table, 1)) return MS_OK;
-  const char *params[2] = { name, table };
-  PGresult *r = NULL;
-  ms_status rc = ms_conn_query(c,
-    "SELECT format('%I.%I', n.nspname, ic.relname) FROM pg_catalog.pg_index i "
-    "JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
-    "JOIN pg_catalog.pg_namespace n ON n.oid = ic.relnamespace "
-    "WHERE i.indrelid = pg_catalog.to_regclass($2) AND ic.relname = $1 AND NOT i.indisvalid", 2, params, &r);
-  if (rc != MS_OK || PQntuples(r) == 0) { PQclear(r); return rc; }
-  ms_buf q = {0};
-  ms_buf_printf(&q, "DROP INDEX CONCURRENTLY %s", PQgetvalue(r, 0, 0));
-  fprintf(stderr, "moonshift: dropping the INVALID index %s left by the failed attempt\n", PQgetvalue(r, 0, 0));
-  PQclear(r);
-  rc = ms_conn_exec(c, q.data);
-  ms_buf_free(&q);
-  return rc;
-}
-
 /* Outside a transaction, a resumed section skips the statements its failed
  * attempt applied, after checking they are unchanged in the file. */
 static ms_status skip_applied(ms_ctx *c, const section *s, const ms_stmt *st, int k) {
@@ -517,7 +461,7 @@ static ms_status run_stepwise(ms_ctx *c, section *s, const ms_record *rec) {
     if (!tx && k < s->resume_done) rc = skip_applied(c, s, &st, k);
     else {
       if (!tx && k == s->resume_done && s->resume_done > 0 && st.cls == MS_CLASS_NOTX)
-        rc = drop_invalid_index(c, s, &st);
+        rc = ms_invalid_index_drop(c, s->file.data + s->sec->off + st.off, st.len);
       if (rc == MS_OK) rc = run_stmt(c, s, &st);
     }
     drop_piece(s, &st);
@@ -556,7 +500,7 @@ static ms_status run_stepwise(ms_ctx *c, section *s, const ms_record *rec) {
   return rc;
 }
 
-ms_status ms_sqlrun_run(ms_ctx *c, const ms_migration *m, const ms_record *rec) {
+ms_status ms_sqlrun_run(ms_ctx *c, ms_migration *m, const ms_record *rec) {
   section s;
   ms_status st = open_section(c, m, rec->down, &s);
   if (st == MS_OK) st = scan_section(c, &s);
@@ -571,7 +515,7 @@ ms_status ms_sqlrun_run(ms_ctx *c, const ms_migration *m, const ms_record *rec) 
   return st;
 }
 
-int ms_sqlrun_allows_late(ms_ctx *c, const ms_migration *m) {
+int ms_sqlrun_allows_late(ms_ctx *c, ms_migration *m) {
   section s;
   int ok = open_section(c, m, 0, &s) == MS_OK && s.sec->out_of_order;
   ms_file_close(&s.file);
