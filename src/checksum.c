@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,9 +16,14 @@ struct ms_sha256 { EVP_MD_CTX *md; };
 /* The SHA-256 implementation, fetched once: OpenSSL 3 looks it up again on
  * every EVP_sha256() init, which cost more than hashing a small file. */
 static EVP_MD *fetched;
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
 
+static void fetch(void) { fetched = EVP_MD_fetch(NULL, "SHA256", NULL); }
+
+/* Thread-safe: the first caller (often a sumpool.c worker, while the main
+ * thread connects) pays for OpenSSL's initialisation. */
 static const EVP_MD *sha256_md(void) {
-  if (!fetched) fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+  pthread_once(&fetch_once, fetch);
   return fetched ? fetched : EVP_sha256();
 }
 
@@ -27,8 +33,6 @@ __attribute__((destructor)) static void sha256_md_free(void) {
   EVP_MD_free(fetched);
   fetched = NULL;
 }
-
-void ms_sha256_prepare(void) { (void)sha256_md(); }
 
 ms_sha256 *ms_sha256_new(void) {
   EVP_MD_CTX *md = EVP_MD_CTX_new();

@@ -36,9 +36,6 @@ void ms_sha256_norm_end(ms_sha256 *h, ms_norm *st);
 int ms_checksum_files(const char *const *paths, int n, char out[MS_CHECKSUM_LEN], int *bad,
                       const atomic_int *stop);
 
-/* Looks up OpenSSL's SHA-256 once; call before starting threads that hash. */
-void ms_sha256_prepare(void);
-
 /* One-shot digest into raw bytes (32). */
 void ms_sha256_raw(const void *data, size_t len, unsigned char out[32]);
 

@@ -29,15 +29,32 @@
 #include "sumpool.h"
 #include "tracker.h"
 
-/* The closing line: the newest version in a (when the caller's list is
- * still current), else as read again from the tracking table. */
-static void say_version(ms_ctx *c, const char *lead, const ms_applied *current) {
+/* The newest version of a once the first `gone` migrations of p are rolled
+ * back (0 when none is left), or NULL when out of memory. */
+static const int64_t *newest_left(const ms_applied *a, const ms_plan *p, size_t gone, int64_t *newest) {
+  char *out = calloc(a->n ? a->n : 1, 1);
+  *newest = 0;
+  if (!out) return NULL;
+  for (size_t k = 0; k < gone; k++) {
+    const ms_applied_row *r = ms_applied_find(a, p->v[k]->version);
+    if (r) out[r - a->v] = 1;
+  }
+  for (size_t i = a->n; i-- > 0 && !*newest;)
+    if (!out[i]) *newest = a->v[i].version;
+  free(out);
+  return newest;
+}
+
+/* The closing line, with the database's newest version: known (when the
+ * caller can tell it without asking), else read again from the tracking
+ * table. */
+static void say_version(ms_ctx *c, const char *lead, const int64_t *known) {
   ms_applied a = {0};
   char v[32] = "0";
-  if (current || ms_tracker_load(c, &a) == MS_OK) {
-    const ms_applied *l = current ? current : &a;
-    if (l->n) ms_fmt_version(c, l->v[l->n - 1].version, v, sizeof v);
-    ms_json_int(c, "version", l->n ? l->v[l->n - 1].version : 0);
+  if (known || ms_tracker_load(c, &a) == MS_OK) {
+    int64_t newest = known ? *known : a.n ? a.v[a.n - 1].version : 0;
+    if (newest) ms_fmt_version(c, newest, v, sizeof v);
+    ms_json_int(c, "version", newest);
   }
   ms_applied_free(&a);
   ms_out("%s; the database is at version %s", lead, v);
@@ -185,7 +202,8 @@ ms_status ms_cmd_up(ms_ctx *c) {
     char lead[64];
     snprintf(lead, sizeof lead, done ? "%zu migration%s applied" : "nothing to apply", done,
              done == 1 ? "" : "s");
-    say_version(c, lead, done ? NULL : &a);
+    int64_t newest;
+    say_version(c, lead, done ? NULL : newest_left(&a, &p, 0, &newest));
   }
   ms_applied_free(&a);
   ms_plan_free(&p);
@@ -214,7 +232,8 @@ ms_status ms_cmd_down(ms_ctx *c, long steps) {
     char lead[64];
     snprintf(lead, sizeof lead, done ? "%zu migration%s rolled back" : "nothing to roll back", done,
              done == 1 ? "" : "s");
-    say_version(c, lead, NULL);
+    int64_t newest;
+    say_version(c, lead, newest_left(&a, &p, done, &newest));
   }
   ms_applied_free(&a);
   ms_plan_free(&p);
@@ -252,9 +271,24 @@ static void row_state(const ms_applied_row *r, char *out, size_t n) {
   else snprintf(out, n, "failed %s", r->failed_op);
 }
 
-static void status_row(const char *v, const char *name, const char *kind, const char *state,
+/* Appends s padded with spaces to width w (and the two between columns). */
+static void column(ms_buf *b, const char *s, int w) {
+  size_t n = strlen(s);
+  ms_buf_add(b, s, n);
+  for (int i = (int)n; i < w; i++) ms_buf_add(b, " ", 1);
+  ms_buf_add(b, "  ", 2);
+}
+
+/* One line of the status table (built by hand: status prints thousands). */
+static void status_row(ms_buf *b, const char *v, const char *name, const char *kind, const char *state,
                        const char *at, int nw) {
-  ms_out("%-14s  %-*s  %-4s  %-22s  %s", v, nw, name, kind, state, at);
+  b->len = 0;
+  column(b, v, 14);
+  column(b, name, nw);
+  column(b, kind, 4);
+  column(b, state, 22);
+  ms_buf_add(b, at, strlen(at));
+  ms_out_line(b->data, b->len);
 }
 
 /* The --json form of one status line. */
@@ -298,8 +332,9 @@ ms_status ms_cmd_status(ms_ctx *c) {
   int nw = 4;
   for (size_t i = 0; i < s->n; i++) if ((int)strlen(s->v[i].name) > nw) nw = (int)strlen(s->v[i].name);
   for (size_t i = 0; i < a.n; i++) if ((int)strlen(a.v[i].name) > nw) nw = (int)strlen(a.v[i].name);
+  ms_buf line = {0};
   ms_out_batch(1);
-  status_row("version", "name", "kind", "state", "applied_at", nw);
+  status_row(&line, "version", "name", "kind", "state", "applied_at", nw);
   size_t i = 0, j = 0, applied = 0, pending = 0, missing = 0, failed = 0, modified = 0;
   while (i < s->n || j < a.n) {
     const ms_migration *m = i < s->n ? &s->v[i] : NULL;
@@ -311,7 +346,7 @@ ms_status ms_cmd_status(ms_ctx *c) {
       ms_fmt_version(c, m->version, v, sizeof v);
       row_state(is_applied ? r : NULL, state, sizeof state);
       status_json(c, m, is_applied ? r : NULL);
-      status_row(v, m->name, m->kind == MS_KIND_LUA ? "lua" : "sql", state,
+      status_row(&line, v, m->name, m->kind == MS_KIND_LUA ? "lua" : "sql", state,
                  is_applied ? r->applied_at : "-", nw);
       if (is_applied && r->failed_op) { failed++; j++; }
       else if (is_applied) { applied++; modified += r->drift == MS_DRIFT_MODIFIED; j++; }
@@ -320,7 +355,7 @@ ms_status ms_cmd_status(ms_ctx *c) {
     } else {
       snprintf(v, sizeof v, "%" PRId64, r->version);
       status_json(c, NULL, r);
-      status_row(v, r->name, r->kind, r->failed_op ? "failed, file missing" : "applied, file missing",
+      status_row(&line, v, r->name, r->kind, r->failed_op ? "failed, file missing" : "applied, file missing",
                  r->applied_at, nw);
       applied++;
       missing++;
@@ -328,6 +363,7 @@ ms_status ms_cmd_status(ms_ctx *c) {
     }
   }
   ms_out_batch(0);
+  ms_buf_free(&line);
   ms_json_list(c, "migrations");
   ms_json_int(c, "applied", (long long)applied);
   ms_json_int(c, "pending", (long long)pending);

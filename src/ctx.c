@@ -71,6 +71,13 @@ void ms_out(const char *fmt, ...) {
   if (!out_batch) fflush(stdout);
 }
 
+void ms_out_line(const char *s, size_t n) {
+  if (out_quiet) return;
+  fwrite(s, 1, n, stdout);
+  fputc('\n', stdout);
+  if (!out_batch) fflush(stdout);
+}
+
 void ms_verbose(const ms_ctx *c, const char *fmt, ...) {
   if (!c->opts.verbose) return;
   va_list ap;

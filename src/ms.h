@@ -102,6 +102,8 @@ void ms_out_quiet(int quiet);
  * listing); ms_out_batch(0) flushes them and goes back to a line at a time,
  * which shows progress as it happens. */
 void ms_out_batch(int on);
+/* ms_out of n bytes of s as they are (no format), and a newline. */
+void ms_out_line(const char *s, size_t n);
 void ms_verbose(const ms_ctx *c, const char *fmt, ...) MS_PRINTF(2, 3);
 
 /* Wall-clock milliseconds since an arbitrary origin (monotonic). */

@@ -28,7 +28,15 @@ ms_status ms_project_connect(ms_ctx *c) {
 
 void ms_fmt_version(const ms_ctx *c, int64_t v, char *out, size_t n) {
   const ms_migration *m = c->src ? ms_source_find(c->src, v) : NULL;
-  snprintf(out, n, "%0*" PRId64, m ? m->vwidth : 1, v);
+  char d[24];
+  int k = 0, w = m ? m->vwidth : 1;
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  do { d[k++] = (char)('0' + u % 10); u /= 10; } while (u);   /* status prints thousands */
+  size_t len = 0;
+  if (v < 0 && len + 1 < n) out[len++] = '-';
+  for (int i = k; i < w && len + 1 < n; i++) out[len++] = '0';
+  while (k > 0 && len + 1 < n) out[len++] = d[--k];
+  if (n) out[len] = '\0';
 }
 
 ms_status ms_parse_version_arg(ms_ctx *c, const char *arg, const char *what, int64_t *out) {

@@ -48,7 +48,6 @@ void ms_sumpool_start(ms_ctx *c) {
   p->src = c->src;
   atomic_init(&p->next, 0);
   atomic_init(&p->stop, 0);
-  ms_sha256_prepare();
   while (p->nth < want && pthread_create(&p->th[p->nth], NULL, work, p) == 0) p->nth++;
   if (p->nth == 0) goto fail;
   c->sumpool = p;
