@@ -95,7 +95,7 @@ int ms_sqlfile_parse(const char *path, const char *text, size_t len, int as_down
   return ms_sqlfile_parse_with(path, text, len, as_down, out, err, NULL, NULL);
 }
 
-#define PROGRESS_STEP ((size_t)4 << 20)
+#define PROGRESS_STEP ((size_t)1 << 20)
 
 int ms_sqlfile_parse_with(const char *path, const char *text, size_t len, int as_down,
                           ms_sqlfile *out, ms_buf *err, void (*progress)(void *, size_t), void *ud) {

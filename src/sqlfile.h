@@ -32,7 +32,7 @@ typedef struct ms_sqlfile {
 int ms_sqlfile_parse(const char *path, const char *text, size_t len, int as_down,
                      ms_sqlfile *out, ms_buf *err);
 
-/* The same, calling progress(ud, offset) every few MiB of a large file so
+/* The same, calling progress(ud, offset) every MiB of a large file so
  * the caller can hand back the pages behind (progress may be NULL). */
 int ms_sqlfile_parse_with(const char *path, const char *text, size_t len, int as_down,
                           ms_sqlfile *out, ms_buf *err, void (*progress)(void *, size_t), void *ud);

@@ -412,7 +412,7 @@ static int goose_block(ms_split *s, ms_stmt *out, size_t start, size_t cs,
 
 /* The statement ending at end is COPY ... FROM STDIN: its data are the
  * lines after the rest of this line, up to a line that is exactly \. */
-#define PROGRESS_STEP ((size_t)4 << 20)
+#define PROGRESS_STEP ((size_t)1 << 20)
 static int copy_data(ms_split *s, ms_stmt *out, size_t end) {
   const char *b = s->buf;
   size_t n = s->len, q = end, l, reported = end;
