@@ -24,8 +24,8 @@ ms_status ms_drift_check(ms_ctx *c, ms_applied *a, ms_drift *out) {
     char v[32];
     r->drift = MS_DRIFT_NONE;
     if (r->failed_op) continue;
-    ms_fmt_version(c, r->version, v, sizeof v);
     if (!m) {
+      ms_fmt_version(c, r->version, v, sizeof v);
       r->drift = MS_DRIFT_MISSING;
       out->missing++;
       ms_buf_printf(&out->list, "\n  %s %s: applied, but its file is missing from %s", v, r->name,

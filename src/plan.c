@@ -54,9 +54,11 @@ ms_status ms_plan_up(ms_ctx *c, const ms_applied *a, ms_plan *out) {
   return st;
 }
 
+/* Newest application first: by applied_at, then version, descending. */
 static int by_order_desc(const void *x, const void *y) {
   const ms_applied_row *a = *(ms_applied_row *const *)x, *b = *(ms_applied_row *const *)y;
-  return a->order < b->order ? 1 : a->order > b->order ? -1 : 0;
+  if (a->applied_epoch != b->applied_epoch) return a->applied_epoch < b->applied_epoch ? 1 : -1;
+  return a->version < b->version ? 1 : a->version > b->version ? -1 : 0;
 }
 
 ms_status ms_plan_down(ms_ctx *c, const ms_applied *a, long steps, ms_plan *out) {

@@ -4,9 +4,11 @@
 #include "tracker.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -85,16 +87,23 @@ const ms_applied_row *ms_applied_find(const ms_applied *a, int64_t version) {
   return NULL;
 }
 
+/* Seconds since 1970 as YYYY-MM-DDTHH:MM:SSZ (UTC, fraction dropped). */
+static void format_utc(double epoch, char *out, size_t n) {
+  time_t t = (time_t)floor(epoch);
+  struct tm tm;
+  if (!gmtime_r(&t, &tm) || strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) snprintf(out, n, "?");
+}
+
 ms_status ms_tracker_load(ms_ctx *c, ms_applied *out) {
   ms_buf q = {0};
   PGresult *r = NULL;
   memset(out, 0, sizeof *out);
+  /* applied_at comes as a number and is formatted here: to_char and a
+   * window function for the order tripled the server's time on this query */
   ms_buf_printf(&q,
-    "SELECT version, name, kind, checksum, "
-    "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), duration_ms, applied_by, "
-    "row_number() OVER (ORDER BY applied_at, version), failed_op, "
-    "coalesce(statements_done, -1), coalesce(statement_count, -1), error, statement_hashes::text "
-    "FROM %s ORDER BY version", c->table_sql);
+    "SELECT version, name, kind, checksum, date_part('epoch', applied_at), duration_ms, applied_by, "
+    "failed_op, coalesce(statements_done, -1), coalesce(statement_count, -1), error, "
+    "statement_hashes::text FROM %s ORDER BY version", c->table_sql);
   PGresult *raw = PQexec(c->conn, q.data);
   ms_buf_free(&q);
   if (!ms_pg_ok(raw)) {
@@ -115,15 +124,16 @@ ms_status ms_tracker_load(ms_ctx *c, ms_applied *out) {
     row->name = PQgetvalue(r, i, 1);
     row->kind = PQgetvalue(r, i, 2);
     row->checksum = PQgetvalue(r, i, 3);
-    row->applied_at = PQgetvalue(r, i, 4);
+    row->applied_epoch = strtod(PQgetvalue(r, i, 4), NULL);
+    format_utc(row->applied_epoch, row->at, sizeof row->at);
+    row->applied_at = row->at;
     row->duration_ms = atoi(PQgetvalue(r, i, 5));
     row->applied_by = PQgetvalue(r, i, 6);
-    row->order = strtol(PQgetvalue(r, i, 7), NULL, 10);
-    row->failed_op = PQgetisnull(r, i, 8) ? NULL : PQgetvalue(r, i, 8);
-    row->statements_done = atoi(PQgetvalue(r, i, 9));
-    row->statement_count = atoi(PQgetvalue(r, i, 10));
-    row->error = PQgetisnull(r, i, 11) ? NULL : PQgetvalue(r, i, 11);
-    row->statement_hashes = PQgetisnull(r, i, 12) ? NULL : PQgetvalue(r, i, 12);
+    row->failed_op = PQgetisnull(r, i, 7) ? NULL : PQgetvalue(r, i, 7);
+    row->statements_done = atoi(PQgetvalue(r, i, 8));
+    row->statement_count = atoi(PQgetvalue(r, i, 9));
+    row->error = PQgetisnull(r, i, 10) ? NULL : PQgetvalue(r, i, 10);
+    row->statement_hashes = PQgetisnull(r, i, 11) ? NULL : PQgetvalue(r, i, 11);
     out->n++;
   }
   return MS_OK;

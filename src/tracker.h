@@ -9,9 +9,10 @@
 
 typedef struct ms_applied_row {
   int64_t version;
-  char *name, *kind, *checksum, *applied_at, *applied_by;
+  char *name, *kind, *checksum, *applied_at, *applied_by;  /* applied_at: UTC, to the second */
   int duration_ms;
-  long order;          /* 1 = applied first */
+  double applied_epoch;  /* applied_at in seconds since 1970 (to the microsecond), for ordering */
+  char at[24];           /* what applied_at points to */
   char *failed_op;     /* "up" or "down" when a non-transactional run failed part way, else NULL */
   int statements_done, statement_count;  /* progress of that run (-1 when unknown) */
   char *error;         /* its error */
