@@ -48,9 +48,14 @@ ms_status ms_runner_sum(ms_ctx *c, ms_migration *m, const char **out) {
 
 ms_status ms_runner_run(ms_ctx *c, ms_migration *m, int down) {
   const char *sum = "";
-  ms_status st = down ? MS_OK : ms_runner_sum(c, m, &sum);
+  /* while the folder is hashed on workers, a SQL migration asks for its
+   * checksum only when it writes its tracking row (sqlrun.c), so a large
+   * file's hashing overlaps its run */
+  int later = !down && m->kind == MS_KIND_SQL && c->sumpool && !m->checksum;
+  ms_status st = down || later ? MS_OK : ms_runner_sum(c, m, &sum);
   if (st != MS_OK) return st;
-  ms_record rec = { down, m->version, m->name, m->kind == MS_KIND_LUA ? "lua" : "sql", sum, ms_now_ms() };
+  ms_record rec = { down, m->version, m->name, m->kind == MS_KIND_LUA ? "lua" : "sql", later ? NULL : sum,
+                    ms_now_ms() };
   if (c->opts.dry_run)
     ms_out("-- would %s %0*" PRId64 " %s (%s)", down ? "roll back" : "apply", m->vwidth, m->version,
            m->name, rec.kind);

@@ -22,6 +22,7 @@
 #include "invalidx.h"
 #include "lease.h"
 #include "pgerr.h"
+#include "runner.h"
 #include "sqlfile.h"
 #include "sqlscan.h"
 #include "sqlsplit.h"
@@ -323,7 +324,14 @@ static ms_status collect(ms_ctx *c, const section *s, const queued *q, int n) {
  * and COMMIT in pipeline mode: one round trip per PIPE_BATCH statements, and
  * every error pinned to its own statement. */
 #define PIPE_BATCH 256
-static ms_status run_pipelined(ms_ctx *c, section *s, const ms_record *rec) {
+/* The checksum for the tracking row. runner.c leaves it to be asked for
+ * here (when the folder is being hashed on workers), so a large file's
+ * checksum is computed while its statements run. */
+static ms_status need_sum(ms_ctx *c, const section *s, ms_record *rec) {
+  return rec->down || rec->checksum ? MS_OK : ms_runner_sum(c, s->m, &rec->checksum);
+}
+
+static ms_status run_pipelined(ms_ctx *c, section *s, ms_record *rec) {
   queued q[PIPE_BATCH + 8];
   int n = 0;
   ms_split sp;
@@ -350,6 +358,7 @@ static ms_status run_pipelined(ms_ctx *c, section *s, const ms_record *rec) {
     if (ms_lease_fence_sql(c, &b)) rc = queue(c, b.data, &q[n++], SIZE_MAX, 0);
     ms_buf_free(&b);
   }
+  if (rc == MS_OK) rc = need_sum(c, s, rec);
   if (rc == MS_OK) {
     ms_buf b = {0};
     ms_tracker_record_sql(c, &b, rec, 1);
@@ -442,7 +451,7 @@ static ms_status skip_applied(ms_ctx *c, const section *s, const ms_stmt *st, in
                  abs_line(s, st->line), k + 1);
 }
 
-static ms_status run_stepwise(ms_ctx *c, section *s, const ms_record *rec) {
+static ms_status run_stepwise(ms_ctx *c, section *s, ms_record *rec) {
   ms_split sp;
   ms_stmt st;
   ms_buf hashes = {0};
@@ -475,6 +484,7 @@ static ms_status run_stepwise(ms_ctx *c, section *s, const ms_record *rec) {
   ms_buf_puts(&hashes, "}");
   c->retry_safe = tx || done == 0;
   if (rc == MS_OK) rc = ms_hook_each(c, "after_each", s->m, dir, ms_now_ms() - rec->t0);
+  if (rc == MS_OK) rc = need_sum(c, s, rec);
   if (rc == MS_OK) {
     ms_buf q = {0};
     if (ms_lease_fence_sql(c, &q)) ms_buf_puts(&q, ";\n");
@@ -502,14 +512,18 @@ static ms_status run_stepwise(ms_ctx *c, section *s, const ms_record *rec) {
 
 ms_status ms_sqlrun_run(ms_ctx *c, ms_migration *m, const ms_record *rec) {
   section s;
+  ms_record r = *rec;
   ms_status st = open_section(c, m, rec->down, &s);
   if (st == MS_OK) st = scan_section(c, &s);
+  /* outside a transaction the checksum must be known before anything
+   * runs: a file that cannot be read then must not leave work unrecorded */
+  if (st == MS_OK && (!s.sec->transaction || c->opts.dry_run)) st = need_sum(c, &s, &r);
   if (st == MS_OK && c->opts.dry_run) {
-    st = run_dry(c, &s, rec);
+    st = run_dry(c, &s, &r);
     ms_file_close(&s.file);
     return st;
   }
-  if (st == MS_OK) st = s.stepwise ? run_stepwise(c, &s, rec) : run_pipelined(c, &s, rec);
+  if (st == MS_OK) st = s.stepwise ? run_stepwise(c, &s, &r) : run_pipelined(c, &s, &r);
   if (st != MS_OK) ms_conn_recover(c);
   ms_file_close(&s.file);
   return st;

@@ -14,7 +14,6 @@
 #include "checksum.h"
 #include "source.h"
 
-#define MIN_FILES 32     /* below this, starting threads costs more than it saves */
 #define MAX_WORKERS 4
 
 typedef struct ms_sumpool {
@@ -39,9 +38,10 @@ static void *work(void *arg) {
 }
 
 void ms_sumpool_start(ms_ctx *c) {
-  if (c->sumpool || !c->src || c->src->n < MIN_FILES) return;
+  if (c->sumpool || !c->src || c->src->n == 0) return;
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   int want = cpus < 1 ? 1 : cpus > MAX_WORKERS ? MAX_WORKERS : (int)cpus;
+  if ((size_t)want > c->src->n) want = (int)c->src->n;   /* one file: one worker, hashing while it runs */
   ms_sumpool *p = calloc(1, sizeof *p);
   if (p) p->sums = calloc(c->src->n, sizeof *p->sums);
   if (!p || !p->sums) goto fail;

@@ -5,10 +5,10 @@
 
 #include "ms.h"
 
-/* Starts hashing every migration of c->src (at most one pool per context).
- * Does nothing for a small folder, or when no thread can be started: each
- * checksum is then computed on first use, as before. c->src must not change
- * until ms_sumpool_finish. */
+/* Starts hashing every migration of c->src (at most one pool per context):
+ * one worker per core, at most 4, never more than files. Does nothing for
+ * an empty folder, or when no thread can be started: each checksum is then
+ * computed on first use. c->src must not change until ms_sumpool_finish. */
 void ms_sumpool_start(ms_ctx *c);
 
 /* Waits for the workers and frees the pool. With keep, every checksum they
