@@ -40,8 +40,7 @@ ms_status ms_cmd_log(ms_ctx *c) {
   PGresult *r = PQexec(c->conn, q.data);
   ms_buf_free(&q);
   if (!ms_pg_ok(r)) {
-    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    int missing = state && (strcmp(state, MS_SQLSTATE_UNDEFINED_TABLE) == 0 || strcmp(state, "3F000") == 0);
+    int missing = ms_pg_no_table(r);
     st = missing ? MS_OK : ms_conn_report(c, r);
     if (missing) ms_out("no history yet (%s.%s does not exist)", c->table_schema, c->history_name);
     PQclear(r);

@@ -19,6 +19,12 @@ int ms_pg_ok(const PGresult *r) {
   }
 }
 
+int ms_pg_no_table(const PGresult *r) {
+  const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  return state && (strcmp(state, MS_SQLSTATE_UNDEFINED_TABLE) == 0 ||
+                   strcmp(state, MS_SQLSTATE_INVALID_SCHEMA_NAME) == 0);
+}
+
 static const char *field(const PGresult *r, int code) {
   const char *v = r ? PQresultErrorField(r, code) : NULL;
   return v && *v ? v : NULL;

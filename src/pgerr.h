@@ -11,6 +11,7 @@ struct pg_result;
 
 /* SQLSTATEs moonshift reacts to. */
 #define MS_SQLSTATE_UNDEFINED_TABLE "42P01"
+#define MS_SQLSTATE_INVALID_SCHEMA_NAME "3F000"
 #define MS_SQLSTATE_LOCK_NOT_AVAILABLE "55P03"
 #define MS_SQLSTATE_QUERY_CANCELED "57014"
 
@@ -22,6 +23,9 @@ typedef struct ms_pgerr {
 
 /* 1 when r is a success status (command ok, tuples ok, copy in/out). */
 int ms_pg_ok(const struct pg_result *r);
+
+/* 1 when r failed because the table or its schema does not exist (yet). */
+int ms_pg_no_table(const struct pg_result *r);
 
 /* Fills e from r; the strings point into r (valid until PQclear). */
 void ms_pgerr_from(const struct pg_result *r, const struct pg_conn *conn, ms_pgerr *e);

@@ -11,9 +11,9 @@
 #include <time.h>
 
 #include "checksum.h"
-#include "file.h"
 #include "jsonout.h"
 #include "luarun.h"
+#include "pgerr.h"
 #include "sqlrun.h"
 #include "sumpool.h"
 #include "tracker.h"
@@ -63,7 +63,7 @@ ms_status ms_runner_run(ms_ctx *c, ms_migration *m, int down) {
     c->sqlstate[0] = '\0';
     c->retry_safe = 0;
     st = m->kind == MS_KIND_LUA ? ms_luarun_run(c, m, &rec) : ms_sqlrun_run(c, m, &rec);
-    if (st != MS_EFAILED || strcmp(c->sqlstate, "55P03") != 0 || !c->retry_safe ||
+    if (st != MS_EFAILED || strcmp(c->sqlstate, MS_SQLSTATE_LOCK_NOT_AVAILABLE) != 0 || !c->retry_safe ||
         attempt > c->opts.retries || c->opts.dry_run)
       break;
     /* stopped by its lock_timeout and rolled back: wait, then try again */

@@ -295,12 +295,13 @@ static ms_status queue(ms_ctx *c, const char *sql, queued *q, size_t off, unsign
   return ms_fail(c, ms_conn_failure(c), "cannot send a statement: %s", PQerrorMessage(c->conn));
 }
 
-/* Syncs and reads the results of the n queued statements; the first error
- * becomes c->err. */
-static ms_status collect(ms_ctx *c, const section *s, const queued *q, int n) {
-  ms_status st = MS_OK;
+/* Syncs and reads the results of the n queued statements. st is the
+ * caller's status so far: when it is already a failure, c->err keeps that
+ * report; else the first failed statement's becomes c->err. */
+static ms_status collect(ms_ctx *c, const section *s, const queued *q, int n, ms_status st) {
   PGresult *r;
-  if (PQpipelineSync(c->conn) != 1) return ms_fail(c, MS_ECONNECT, "lost the connection to the database");
+  if (PQpipelineSync(c->conn) != 1)
+    return st != MS_OK ? st : ms_fail(c, MS_ECONNECT, "lost the connection to the database");
   for (int i = 0; i < n; i++) {
     while ((r = PQgetResult(c->conn)) != NULL) {
       ExecStatusType rs = PQresultStatus(r);
@@ -351,7 +352,7 @@ static ms_status run_pipelined(ms_ctx *c, section *s, ms_record *rec) {
     rc = queue(c, sql, &q[n++], off, abs_line(s, st.line));
     free(sql);
     drop_piece(s, &st);
-    if (rc == MS_OK && n >= PIPE_BATCH) { rc = collect(c, s, q, n); n = 0; }
+    if (rc == MS_OK && n >= PIPE_BATCH) { rc = collect(c, s, q, n, rc); n = 0; }
   }
   if (rc == MS_OK) {
     ms_buf b = {0};
@@ -370,8 +371,7 @@ static ms_status run_pipelined(ms_ctx *c, section *s, ms_record *rec) {
   if (rc == MS_OK) rc = queue(c, "COMMIT", &q[n++], SIZE_MAX, 0);
   if (rc == MS_OK) rc = queue(c, "RESET ALL", &q[n++], SIZE_MAX, 0);
   if (n > 0 && PQstatus(c->conn) == CONNECTION_OK) {
-    ms_status done = collect(c, s, q, n);
-    if (rc == MS_OK) rc = done;
+    rc = collect(c, s, q, n, rc);
   }
   PQexitPipelineMode(c->conn);
   c->retry_safe = 1;

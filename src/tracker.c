@@ -107,9 +107,7 @@ ms_status ms_tracker_load(ms_ctx *c, ms_applied *out) {
   PGresult *raw = PQexec(c->conn, q.data);
   ms_buf_free(&q);
   if (!ms_pg_ok(raw)) {
-    const char *state = PQresultErrorField(raw, PG_DIAG_SQLSTATE);
-    int missing = state && (strcmp(state, MS_SQLSTATE_UNDEFINED_TABLE) == 0 || strcmp(state, "3F000") == 0);
-    ms_status st = missing ? MS_OK : ms_conn_report(c, raw);
+    ms_status st = ms_pg_no_table(raw) ? MS_OK : ms_conn_report(c, raw);
     PQclear(raw);
     return st;
   }
