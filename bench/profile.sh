@@ -32,28 +32,12 @@ for t in valgrind callgrind_annotate strace; do
 done
 [ -x "$MS" ] || { echo "profile: build first (make)" >&2; exit 1; }
 
-work=
-cleanup() {
-  trap - EXIT INT TERM HUP
-  if [ -n "$work" ]; then
-    sh spec/support/pgtmp.sh stop "$work/pg" >/dev/null 2>&1 || :
-    rm -rf "$work"
-    work=
-  fi
-}
-trap cleanup EXIT
-trap 'cleanup; exit 130' INT HUP
-trap 'cleanup; exit 143' TERM
-work=$(mktemp -d "${TMPDIR:-/tmp}/moonshift-profile.XXXXXX")
-chmod 755 "$work"
+. bench/scratch.sh
+MS_PG_OPTIONS="-c log_statement=all -c log_connections=on"
+export MS_PG_OPTIONS
+scratch_start profile
 rm -rf "$out"
 mkdir -p "$out"
-
-MS_PG_OPTIONS="-c log_statement=all -c log_connections=on" \
-  sh spec/support/pgtmp.sh start "$work/pg" >"$work/env"
-. "$work/env"
-PGHOST=127.0.0.1
-export PGHOST PGPORT PGUSER
 url() { echo "postgres://$PGUSER@127.0.0.1:$PGPORT/$1"; }
 psql_c() { "$PSQL" -X -q -At -v ON_ERROR_STOP=1 -d postgres -c "$1" >/dev/null; }
 fresh() { psql_c "DROP DATABASE IF EXISTS $1 WITH (FORCE)"; psql_c "CREATE DATABASE $1"; }

@@ -25,25 +25,8 @@ mkdir -p build/bench
 $CC -O2 -g -std=c11 -Wall -Wextra -o build/bench/timeit bench/timeit.c
 $CC -O2 -g -std=c11 -Wall -Wextra -Isrc -o build/bench/splitbench bench/splitbench.c build/libmoonshift.a
 
-work=
-cleanup() {
-  trap - EXIT INT TERM HUP
-  if [ -n "$work" ]; then
-    sh spec/support/pgtmp.sh stop "$work/pg" >/dev/null 2>&1 || :
-    rm -rf "$work"
-    work=
-  fi
-}
-trap cleanup EXIT
-trap 'cleanup; exit 130' INT HUP
-trap 'cleanup; exit 143' TERM
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/moonshift-bench.XXXXXX")
-chmod 755 "$work"   # the server runs as postgres and must reach $work/pg
-eval "$(sh spec/support/pgtmp.sh start "$work/pg")"
-# every client goes over TCP loopback, not the unix socket
-PGHOST=127.0.0.1
-export PGHOST PGPORT PGUSER MS_PG_BINDIR
+. bench/scratch.sh
+scratch_start bench   # $work, a server in $work/pg; every client over TCP loopback
 # a copy, so that a rebuild during the run does not change the program measured
 cp bin/moonshift "$work/moonshift"
 export BENCH_BIN="$root/build/bench" BENCH_WORK="$work" MS_BIN="$work/moonshift"
@@ -61,5 +44,5 @@ export BENCH_DBMATE BENCH_SQITCH
 
 status=0
 ${LUA:-lua5.4} bench/bench.lua || status=$?
-cleanup
+scratch_cleanup
 exit "$status"
