@@ -281,7 +281,7 @@ describe("help and usage", function()
 
   it("COMMAND --help prints that command's usage, exit 0, without connecting", function()
     local env = { env = { DATABASE_URL = "postgres://nobody@127.0.0.1:1/none" } }
-    H.run_ok({ "up", "--help" }, "^usage: moonshift up %[%-%-to VERSION%]", env)
+    H.run_ok({ "up", "--help" }, "^usage: moonshift up %[N%] %[%-%-to VERSION%]", env)
     H.run_ok({ "down", "--help" }, "^usage: moonshift down %[N%] %[%-%-to VERSION%]", env)
     H.run_ok({ "redo", "-h" }, "^usage: moonshift redo", env)
     H.run_ok({ "status", "--help" }, "^usage: moonshift status", env)

@@ -723,8 +723,8 @@ end }
     local lines = {}
     for l in r.err:gmatch("%[003_chatty%] (progress [^\n]*)") do lines[#lines + 1] = l end
     assert.are.equal(4, #lines, r.err)
-    assert.matches("^progress 1/4 %(25%.0%%%), 0%.%d s$", lines[1])
-    assert.matches("^progress 3/4 %(75%.0%%%), [23]%.%d s$", lines[2])
+    assert.matches("^progress 1/4 %(25%.0%%%), 0%.%d s, ~0%.%d s left$", lines[1])
+    assert.matches("^progress 3/4 %(75%.0%%%), [23]%.%d s, ~[01]%.%d s left$", lines[2])
     assert.matches("^progress 4/4 %(100%.0%%%), [23]%.%d s$", lines[3])
     assert.matches("^progress 7, 0%.0 s$", lines[4])
     assert.matches("NOTICE:  notice from plpgsql\n", r.err, 1, true)
@@ -856,9 +856,9 @@ describe("moonshift.sandbox.env options", function()
     env.progress(1, 2)
     env.log.info("between")
     env.progress(2, 2)
-    assert.are.equal("\r\27[K[005_x] [" .. ("#"):rep(15) .. ("."):rep(15) .. "]  50% 1/2"
+    assert.are.equal("\r\27[K[005_x] [" .. ("#"):rep(15) .. ("."):rep(15) .. "]  50% 1/2, 0.0 s, ~0.0 s left"
       .. "\r\27[K[005_x] between\n"
-      .. "\r\27[K[005_x] [" .. ("#"):rep(30) .. "] 100% 2/2\n", out:text())
+      .. "\r\27[K[005_x] [" .. ("#"):rep(30) .. "] 100% 2/2, 0.0 s\n", out:text())
     env.string.patched = true
     assert.is_nil(string.patched)
     assert.is_nil(sandbox.env({ path = "/nowhere/006_y.lua" }, { out = capture() }).string.patched)

@@ -20,8 +20,12 @@
 --   stdin = "text"                              standard input (else /dev/null)
 --   timeout = seconds | false                   kill after that (code 124)
 --   program = "/bin/sh"                         run this instead of H.bin)
---   H.run(args, opts)      -> { code=, out=, err=, cmd=, timed_out= }; code is the
---                             exit status, 128+N when killed by signal N
+--   H.run(args, opts)      -> { code=, out=, err=, err_raw=, target=, cmd=, timed_out= };
+--                             code is the exit status, 128+N when killed by signal
+--                             N; err is stderr without its first line when that
+--                             line names the database (`moonshift: database "db"
+--                             on host:port as user`, kept in target); err_raw is
+--                             all of stderr
 --   H.run_ok(args, pattern, opts)           asserts exit 0 and stdout ~ pattern
 --   H.run_fails(args, pattern, code, opts)  asserts exit code (any non-zero when
 --                             nil) and stderr ~ pattern; both return the result
@@ -250,6 +254,11 @@ local function collect(base, code, cmd, timed_out)
     cmd = cmd,
     timed_out = timed_out or false,
   }
+  -- the line naming the database comes first; specs of other things match
+  -- stderr without it (res.target), specs of it read res.err_raw
+  res.err_raw = res.err
+  local target, rest = res.err:match('^(moonshift: database "[^\n]*" on [^\n]*)\n(.*)$')
+  if target then res.target, res.err = target, rest end
   os.execute("rm -f " .. q(base) .. "*")
   return res
 end

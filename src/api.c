@@ -1,17 +1,19 @@
 /* api.c: the public C API of moonshift.h. Each call runs one command on a
- * fresh run context inside a protected Lua call (as main does), with the
- * --json document captured instead of printed. Uses commands, jsonout and
- * runtime. */
+ * fresh run context inside a protected Lua call (as main does), through
+ * ms_command_run, with the handle's own reporter: the --json document,
+ * captured instead of printed (nothing is written to stdout or stderr).
+ * Uses command, jsondoc and runtime. */
 #include "moonshift.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "commands.h"
-#include "jsonout.h"
+#include "command.h"
+#include "jsondoc.h"
 #include "runtime.h"
 
 struct moonshift {
@@ -24,13 +26,6 @@ struct moonshift {
 };
 
 typedef struct call { moonshift *m; const char *command; int steps; ms_status st; } call;
-
-static ms_status dispatch(ms_ctx *c, const call *k) {
-  if (strcmp(k->command, "up") == 0) return ms_cmd_up(c);
-  if (strcmp(k->command, "down") == 0) return ms_cmd_down(c, k->steps);
-  if (strcmp(k->command, "status") == 0) return ms_cmd_status(c);
-  return ms_cmd_check(c);
-}
 
 static int l_api_call(lua_State *L) {
   call *k = lua_touserdata(L, 1);
@@ -50,10 +45,17 @@ static int l_api_call(lua_State *L) {
   c.opts.lock_lease = 30;
   c.opts.retries = 5;
   c.opts.json = 1;
-  ms_json_begin(&c, k->command);
-  k->st = dispatch(&c, k);
-  m->json = ms_json_take(&c, k->st);
+  c.opts.quiet = 1;
+  ms_jsondoc doc;
+  ms_jsondoc_init(&doc, k->command, NULL);
+  c.rep = &doc.rep;
+  char steps[24];
+  snprintf(steps, sizeof steps, "%d", k->steps);
+  const char *args[1] = { steps };
+  k->st = ms_command_run(&c, k->command, args, k->steps > 0 ? 1 : 0);
+  m->json = ms_jsondoc_take(&doc, &c, k->st);
   m->err = k->st != MS_OK && c.err ? strdup(c.err) : NULL;
+  c.rep = NULL;
   ms_ctx_release(&c);
   return 0;
 }

@@ -28,16 +28,22 @@ void ms_buf_add(ms_buf *b, const char *s, size_t n) {
 
 void ms_buf_puts(ms_buf *b, const char *s) { ms_buf_add(b, s, strlen(s)); }
 
+void ms_buf_vprintf(ms_buf *b, const char *fmt, va_list ap) {
+  va_list again;
+  va_copy(again, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  if (n >= 0 && reserve(b, (size_t)n) == 0) {
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+    b->len += (size_t)n;
+  }
+  va_end(again);
+}
+
 void ms_buf_printf(ms_buf *b, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(NULL, 0, fmt, ap);
+  ms_buf_vprintf(b, fmt, ap);
   va_end(ap);
-  if (n < 0 || reserve(b, (size_t)n) != 0) return;
-  va_start(ap, fmt);
-  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  b->len += (size_t)n;
 }
 
 void ms_buf_free(ms_buf *b) {

@@ -2,6 +2,7 @@
 #ifndef MS_BUF_H
 #define MS_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include "ms.h"
 
@@ -14,6 +15,7 @@ typedef struct ms_buf {
 void ms_buf_add(ms_buf *b, const char *s, size_t n);
 void ms_buf_puts(ms_buf *b, const char *s);
 void ms_buf_printf(ms_buf *b, const char *fmt, ...) MS_PRINTF(2, 3);
+void ms_buf_vprintf(ms_buf *b, const char *fmt, va_list ap);
 void ms_buf_free(ms_buf *b);
 
 #endif

@@ -11,17 +11,17 @@
 typedef struct cmd_help { const char *name, *usage, *text; } cmd_help;
 
 static const cmd_help commands[] = {
-  { "up", "moonshift up [--to VERSION] [--allow-out-of-order] [--dry-run]",
+  { "up", "moonshift up [N] [--to VERSION] [--allow-out-of-order] [--dry-run]",
     "Applies every pending migration in version order, each in its own transaction\n"
-    "together with its tracking row. With --to, stops after VERSION. Exits at once,\n"
-    "without taking the lock, when nothing is pending. --dry-run prints each statement\n"
-    "with its file:line and rehearses transactional migrations (Lua ones too) inside one\n"
-    "transaction that is rolled back; sections that run outside a transaction are\n"
-    "listed, not run. Nothing in the database changes." },
+    "together with its tracking row; with N, only the next N of them. With --to, stops\n"
+    "after VERSION. Exits at once, without taking the lock, when nothing is pending.\n"
+    "--dry-run prints each statement with its file:line and rehearses transactional\n"
+    "migrations (Lua ones too) inside one transaction that is rolled back; sections that\n"
+    "run outside a transaction are listed, not run. Nothing in the database changes." },
   { "down", "moonshift down [N] [--to VERSION] [--dry-run]",
     "Rolls back the newest applied migration, or N of them, newest application first.\n"
     "With --to VERSION rolls back every migration above VERSION (--to 0: all)." },
-  { "redo", "moonshift redo", "Rolls back the newest applied migration and applies it again." },
+  { "redo", "moonshift redo [--dry-run]", "Rolls back the newest applied migration and applies it again." },
   { "status", "moonshift status",
     "Lists every migration, one line each: version, name, kind, state, applied_at." },
   { "log", "moonshift log",
@@ -78,7 +78,8 @@ static const char *global_help =
   "  --config FILE        project config (default ./moonshift.lua when present)\n"
   "  --env NAME           environment of the config; env MOONSHIFT_ENV\n"
   "  --url URL            database (postgres:// URL or conninfo); env DATABASE_URL;\n"
-  "                       default: libpq's (PGHOST, PGDATABASE, ~/.pgpass, ...)\n"
+  "                       else libpq's environment when it names one (PGHOST,\n"
+  "                       PGHOSTADDR, PGPORT, PGDATABASE or PGSERVICE)\n"
   "  --dir DIR            migrations folder; env MOONSHIFT_DIR; default ./migrations\n"
   "  --table [S.]NAME     tracking table; default moonshift_migrations in the\n"
   "                       connection's current schema\n"
@@ -98,7 +99,8 @@ static const char *global_help =
   "  --lua-memory SIZE    memory Lua may hold, e.g. 512MB (default 1GB)\n"
   "  --json               status, check, log, up, down: one JSON document on stdout\n"
   "                       (schema in docs/json.md) instead of text\n"
-  "  -v, --verbose        more detail (statement durations)\n"
+  "  -v, --verbose        more detail (statement durations, the lock holder's query)\n"
+  "  -q, --quiet          no line naming the database a command works on\n"
   "  -h, --help           this help; moonshift COMMAND --help for a command\n"
   "  --version            print moonshift's version\n"
   "\n"
@@ -210,7 +212,8 @@ static ms_status set_flag(ms_ctx *c, ms_cli *o, const char *name) {
   if (strcmp(name, "help") == 0 || strcmp(name, "h") == 0) o->help = 1;
   else if (strcmp(name, "version") == 0) o->version = 1;
   else if (strcmp(name, "verbose") == 0 || strcmp(name, "v") == 0) o->opts.verbose = 1;
-  else if (strcmp(name, "lua") == 0) o->lua = 1;
+  else if (strcmp(name, "lua") == 0) o->lua = o->opts.new_lua = 1;
+  else if (strcmp(name, "quiet") == 0 || strcmp(name, "q") == 0) o->opts.quiet = 1;
   else if (strcmp(name, "allow-out-of-order") == 0) o->opts.allow_out_of_order = 1;
   else if (strcmp(name, "dry-run") == 0) o->opts.dry_run = 1;
   else if (strcmp(name, "json") == 0) o->opts.json = 1;
@@ -255,5 +258,6 @@ ms_status ms_cli_parse(ms_ctx *c, int argc, char **argv, ms_cli *o) {
   if (!o->opts.url) o->opts.url = getenv("DATABASE_URL");
   if (!o->opts.dir) o->opts.dir = getenv("MOONSHIFT_DIR");
   if (!o->env) o->env = getenv("MOONSHIFT_ENV");
+  o->opts.env = o->env;
   return MS_OK;
 }

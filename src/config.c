@@ -3,7 +3,7 @@
  * and fills the options the command line and environment variables left
  * unset (precedence: flags, then environment variables, then the config,
  * then defaults). Also runs the config's custom commands. Uses lbridge,
- * project, lock and ldb. */
+ * project, ldb and report. */
 #include "config.h"
 
 #include <stdio.h>
@@ -18,7 +18,7 @@
 #include "conn.h"
 #include "lbridge.h"
 #include "ldb.h"
-#include "lock.h"
+#include "report.h"
 #include "project.h"
 #include "source.h"
 
@@ -140,16 +140,14 @@ int ms_config_has_command(ms_ctx *c, const char *name) {
   return has;
 }
 
-void ms_config_help(ms_ctx *c) {
+void ms_config_help(ms_ctx *c, ms_buf *out) {
   if (!push_config(c)) { lua_pop(c->L, 1); return; }
   if (lua_getfield(c->L, -1, "commands") == LUA_TTABLE) {
-    int first = 1;
     lua_pushnil(c->L);
     while (lua_next(c->L, -2)) {
       lua_pop(c->L, 1);
-      if (first) printf("\nproject commands (moonshift.lua):\n");
-      first = 0;
-      printf("  %s\n", lua_tostring(c->L, -1));
+      if (!out->len) ms_buf_puts(out, "\nproject commands (moonshift.lua):\n");
+      ms_buf_printf(out, "  %s\n", lua_tostring(c->L, -1));
     }
   }
   lua_pop(c->L, 2);
@@ -239,16 +237,13 @@ void ms_hook_error(ms_ctx *c, const ms_migration *m, const char *direction, cons
   lua_pushstring(c->L, error ? error : "");
   char *keep = c->err ? strdup(c->err) : NULL;
   if (call_hook(c, "on_error", 3) != MS_OK)
-    fprintf(stderr, "moonshift: warning: %s\n", c->err ? c->err : "hook on_error failed");
+    ms_report_text(c, MS_EV_WARNING, "%s", c->err ? c->err : "hook on_error failed");
   free(c->err);
   c->err = keep;
 }
 
 ms_status ms_config_command(ms_ctx *c, const char *name, const char *const *args, int nargs) {
-  ms_status st = ms_project_scan(c);
-  if (st == MS_OK) st = ms_project_connect(c);
-  if (st == MS_OK) st = ms_lock_acquire(c);
-  if (st != MS_OK) return st;
+  ms_status st = MS_OK;
   if (!push_fn(c, "commands", name)) return ms_fail(c, MS_EUSAGE, "unknown command '%s'", name);
   push_ctx(c, NULL);
   ms_ldb_push(c->L, c);

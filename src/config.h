@@ -17,11 +17,14 @@ ms_status ms_config_load_text(ms_ctx *c, const char *path, const char *text, siz
 /* 1 when the config defines command `name`. */
 int ms_config_has_command(ms_ctx *c, const char *name);
 
-/* Prints the config's commands for --help (nothing without a config). */
-void ms_config_help(ms_ctx *c);
+/* Appends the config's commands to out for --help (nothing without a
+ * config or commands). */
+struct ms_buf;
+void ms_config_help(ms_ctx *c, struct ms_buf *out);
 
-/* Runs custom command `name` with its arguments: connected, under the
- * migration lock, errors reported like a migration's. */
+/* Runs custom command `name` with its arguments, inside the session
+ * command.c opened (connected, under the migration lock); errors are
+ * reported like a migration's. */
 ms_status ms_config_command(ms_ctx *c, const char *name, const char *const *args, int nargs) MS_MUST_CHECK;
 
 /* Hooks. Each pushes nothing and leaves the stack as it was; a hook that

@@ -1,5 +1,5 @@
 /* conn.c: opens the libpq connection (PQconnectdbParams with expand_dbname,
- * so URLs and conninfo strings both work), routes server notices to stderr,
+ * so URLs and conninfo strings both work), routes server notices to the reporter,
  * runs internal queries, and reports failures with passwords masked (mask.c). */
 #include "conn.h"
 
@@ -11,16 +11,19 @@
 
 #include "mask.h"
 #include "pgerr.h"
+#include "report.h"
 
 /* Server notices go to stderr as the server words them, except the
  * warning a backend sends as the server shuts down: the lost connection is
  * reported once, as moonshift's own error. */
 static void notice(void *arg, const PGresult *r) {
   const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-  (void)arg;
   if (state && strncmp(state, "57P", 3) == 0) return;
-  fprintf(stderr, "%s", PQresultErrorMessage(r));
+  ms_event e = { .kind = MS_EV_NOTICE, .text = PQresultErrorMessage(r) };
+  ms_report(arg, &e);
 }
+
+static void no_notice(void *arg, const PGresult *r) { (void)arg; (void)r; }
 
 /* Folds libpq's multi-line message into one line, masked. */
 static void one_line(ms_buf *b, const char *msg) {
@@ -46,7 +49,8 @@ ms_status ms_conn_connect(ms_ctx *c, const char *appname, struct pg_conn **out) 
   PGconn *conn = PQconnectdbParams(keys, vals, 1);
   *out = NULL;
   if (conn && PQstatus(conn) == CONNECTION_OK) {
-    PQsetNoticeReceiver(conn, notice, NULL);
+    /* notices of other connections (the lease renewer's thread) are dropped */
+    PQsetNoticeReceiver(conn, out == &c->conn ? notice : no_notice, c);
     *out = conn;
     return MS_OK;
   }
@@ -103,10 +107,8 @@ ms_status ms_conn_query(ms_ctx *c, const char *sql, int nparams, const char *con
   return st;
 }
 
-static void no_notice(void *arg, const PGresult *r) { (void)arg; (void)r; }
-
 void ms_conn_notices(ms_ctx *c, int on) {
-  PQsetNoticeReceiver(c->conn, on ? notice : no_notice, NULL);
+  PQsetNoticeReceiver(c->conn, on ? notice : no_notice, c);
 }
 
 int ms_conn_watch_sql(ms_ctx *c, int local, char *out, size_t n) {

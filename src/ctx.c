@@ -1,6 +1,5 @@
-/* ctx.c: the run context's error message, release, and the output helpers
- * every unit uses to talk to the user (stdout for results, stderr for the
- * rest). */
+/* ctx.c: the run context's error message, its release, -v detail and the
+ * clock. */
 #include "ms.h"
 
 #include <stdarg.h>
@@ -11,6 +10,8 @@
 
 #include <libpq-fe.h>
 
+#include "buf.h"
+#include "report.h"
 #include "source.h"
 #include "lock.h"
 #include "sumpool.h"
@@ -52,43 +53,25 @@ void ms_ctx_release(ms_ctx *c) {
   c->err = c->table_schema = c->table_name = c->table_sql = c->history_name = c->history_sql = NULL;
 }
 
-static int out_quiet, out_batch;
-
-void ms_out_quiet(int quiet) { out_quiet = quiet; }
-
-void ms_out_batch(int on) {
-  out_batch = on;
-  if (!on) fflush(stdout);
-}
-
-void ms_out(const char *fmt, ...) {
-  if (out_quiet) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vfprintf(stdout, fmt, ap);
-  va_end(ap);
-  fputc('\n', stdout);
-  if (!out_batch) fflush(stdout);
-}
-
-void ms_out_line(const char *s, size_t n) {
-  if (out_quiet) return;
-  fwrite(s, 1, n, stdout);
-  fputc('\n', stdout);
-  if (!out_batch) fflush(stdout);
-}
-
-void ms_verbose(const ms_ctx *c, const char *fmt, ...) {
+void ms_verbose(ms_ctx *c, const char *fmt, ...) {
   if (!c->opts.verbose) return;
+  ms_buf b = {0};
   va_list ap;
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  ms_buf_vprintf(&b, fmt, ap);
   va_end(ap);
-  fputc('\n', stderr);
+  ms_event e = { .kind = MS_EV_INFO, .text = b.data ? b.data : "" };
+  ms_report(c, &e);
+  ms_buf_free(&b);
 }
 
 double ms_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+void ms_sleep_ms(long ms) {
+  struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+  nanosleep(&ts, NULL);
 }

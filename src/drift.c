@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "project.h"
-#include "runner.h"
+#include "step.h"
 #include "source.h"
 
 void ms_drift_free(ms_drift *d) {
@@ -32,7 +32,7 @@ ms_status ms_drift_check(ms_ctx *c, ms_applied *a, ms_drift *out) {
                     c->src->dir);
       continue;
     }
-    ms_status st = ms_runner_sum(c, m, &sum);
+    ms_status st = ms_step_sum(c, m, &sum);
     if (st != MS_OK) return st;
     if (strcmp(sum, r->checksum) != 0) {
       r->drift = MS_DRIFT_MODIFIED;

@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "conn.h"
+#include "report.h"
 
 static int word_at(const char **p, const char *e, const char *w) {
   const char *q = *p;
@@ -79,7 +80,7 @@ ms_status ms_invalid_index_drop(ms_ctx *c, const char *stmt, size_t len) {
   if (rc != MS_OK || PQntuples(r) == 0) { PQclear(r); return rc; }
   ms_buf q = {0};
   ms_buf_printf(&q, "DROP INDEX CONCURRENTLY %s", PQgetvalue(r, 0, 0));
-  fprintf(stderr, "moonshift: dropping the INVALID index %s left by the failed attempt\n", PQgetvalue(r, 0, 0));
+  ms_report_text(c, MS_EV_INFO, "dropping the INVALID index %s left by the failed attempt", PQgetvalue(r, 0, 0));
   PQclear(r);
   rc = ms_conn_exec(c, q.data);
   ms_buf_free(&q);

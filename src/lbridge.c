@@ -37,17 +37,23 @@ static int l_traceback(lua_State *L) {
  * is found in the state's extra space. */
 static void l_guard_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
-  ms_ctx *c = *(ms_ctx **)lua_getextraspace(L);
+  ms_ctx *c = ms_lua_bound(L);
   if (c && c->lua_deadline > 0 && ms_now_ms() > c->lua_deadline)
     luaL_error(L, "the Lua code ran longer than its lua_timeout (%f s) and was stopped", c->opts.lua_timeout);
 }
 
 void ms_lua_guard(ms_ctx *c, int on) {
   if (c->opts.lua_timeout <= 0) return;
-  *(ms_ctx **)lua_getextraspace(c->L) = c;
+  ms_lua_bind(c);
   c->lua_deadline = on ? ms_now_ms() + c->opts.lua_timeout * 1000 : 0;
   lua_sethook(c->L, on ? l_guard_hook : NULL, on ? LUA_MASKCOUNT : 0, 10000);
 }
+
+void ms_lua_bind(ms_ctx *c) {
+  if (c->L) *(ms_ctx **)lua_getextraspace(c->L) = c;
+}
+
+ms_ctx *ms_lua_bound(lua_State *L) { return *(ms_ctx **)lua_getextraspace(L); }
 
 int ms_lua_pcall(lua_State *L, int nargs, int nresults) {
   int base = lua_gettop(L) - nargs;

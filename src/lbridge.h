@@ -26,4 +26,11 @@ ms_status ms_lua_loadfile(ms_ctx *c, const char *path) MS_MUST_CHECK;
  * longer than its lua_timeout". No-op without a timeout. */
 void ms_lua_guard(ms_ctx *c, int on);
 
+/* Binds c to its Lua state (the state's extra space), so C functions that
+ * Lua calls (moonshift.sys.report, the time guard) find the run context. */
+void ms_lua_bind(ms_ctx *c);
+
+/* The context bound to L, or NULL. */
+ms_ctx *ms_lua_bound(struct lua_State *L);
+
 #endif

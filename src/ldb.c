@@ -21,7 +21,9 @@
 #include <lua.h>
 #include <libpq-fe.h>
 
+#include "lbridge.h"
 #include "pgerr.h"
+#include "report.h"
 
 #define DB_MT "moonshift.db"
 #define RESULT_MT "moonshift.result"
@@ -160,9 +162,10 @@ static lresult *run(lua_State *L) {
   const char *sql = luaL_checkstring(L, 2);
   const char **vals = NULL;
   int n = push_params(L, 3, &vals);
-  if (((ldb *)lua_touserdata(L, 1))->c->opts.dry_run) {
-    printf("  sql: %s\n", sql);
-    for (int i = 0; i < n; i++) printf("       $%d = %s\n", i + 1, vals[i] ? vals[i] : "NULL");
+  ms_ctx *c = ((ldb *)lua_touserdata(L, 1))->c;
+  if (c->opts.dry_run) {
+    ms_event e = { .kind = MS_EV_SQL, .text = sql, .nparams = n, .params = vals };
+    ms_report(c, &e);
   }
   lresult *h = lua_newuserdatauv(L, sizeof *h, 0);
   h->r = NULL;
@@ -324,8 +327,25 @@ static int l_sys_sleep(lua_State *L) {
   return sleep_arg(L, 1);
 }
 
+/* moonshift.sys.report(kind, text): a line ("log") or terminal drawing
+ * ("draw") of the running migration, to the run's reporter (the context
+ * bound to the state, lbridge.c); dropped when none is bound. */
+static int l_sys_report(lua_State *L) {
+  static const char *const kinds[] = { "log", "draw", NULL };
+  int kind = luaL_checkoption(L, 1, NULL, kinds);
+  size_t n;
+  const char *text = luaL_checklstring(L, 2, &n);
+  ms_ctx *c = ms_lua_bound(L);
+  if (c && n > 0) {
+    ms_event e = { .kind = kind == 0 ? MS_EV_LOG : MS_EV_DRAW, .migration = c->current, .text = text, .len = n };
+    ms_report(c, &e);
+  }
+  return 0;
+}
+
 static const luaL_Reg sys_funcs[] = {
   { "isatty", l_sys_isatty },
+  { "report", l_sys_report },
   { "now", l_sys_now },
   { "sleep", l_sys_sleep },
   { NULL, NULL }

@@ -19,8 +19,8 @@
 
 #include "buf.h"
 #include "conn.h"
+#include "lock.h"
 #include "pgerr.h"
-#include "project.h"
 #include "tracker.h"
 
 typedef struct lease {
@@ -35,7 +35,7 @@ typedef struct lease {
   char why[256];         /* why the lease was lost */
 } lease;
 
-static char *lease_table(ms_ctx *c) {
+char *ms_lease_table_sql(ms_ctx *c) {
   ms_buf name = {0}, q = {0};
   if (strcmp(c->table_name, "moonshift_migrations") == 0) ms_buf_puts(&name, "moonshift_lock");
   else ms_buf_printf(&name, "%s_lock", c->table_name);
@@ -76,11 +76,6 @@ static ms_status ensure_table(ms_ctx *c, const char *table) {
   return st;
 }
 
-static void sleep_ms(long ms) {
-  struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-  nanosleep(&ts, NULL);
-}
-
 static void *renewer(void *arg) {
   ms_ctx *c = arg;
   lease *l = c->lease;
@@ -116,7 +111,8 @@ static void *renewer(void *arg) {
 }
 
 /* One attempt: returns 1 when the lease is ours. */
-static int try_take(ms_ctx *c, lease *l, ms_status *st) {
+static int try_take(ms_ctx *c, void *ud, ms_status *st) {
+  lease *l = ud;
   ms_buf q = {0};
   ms_buf_printf(&q, "INSERT INTO %s AS l (id, owner, host, acquired_at, expires_at, lease) VALUES "
                 "(1, $1, $2, clock_timestamp(), clock_timestamp() + $3::interval, $3::interval) "
@@ -134,16 +130,24 @@ static int try_take(ms_ctx *c, lease *l, ms_status *st) {
   return got;
 }
 
-static void show_holder(ms_ctx *c, const lease *l) {
+/* Says who holds the lease: its owner on the line, and with -v since when
+ * and when it expires unless renewed. */
+static void show_holder(ms_ctx *c, void *ud, double waited_ms) {
+  const lease *l = ud;
   ms_buf q = {0};
   ms_buf_printf(&q, "SELECT owner, coalesce(host, '?'), to_char(acquired_at AT TIME ZONE 'UTC', "
                 "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), round(extract(epoch FROM expires_at - clock_timestamp()))::int "
                 "FROM %s WHERE id = 1", l->table_sql);
   PGresult *r = NULL;
-  if (ms_conn_query(c, q.data, 0, NULL, &r) == MS_OK && PQntuples(r) == 1)
-    fprintf(stderr, "moonshift: waiting for the migration lease held by %s (host %s, since %s, "
-            "expires in %s s unless renewed)\n", PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
-            PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
+  if (ms_conn_query(c, q.data, 0, NULL, &r) == MS_OK && PQntuples(r) == 1) {
+    ms_buf what = {0}, detail = {0};
+    ms_buf_printf(&what, "lease held by %s", PQgetvalue(r, 0, 0));
+    ms_buf_printf(&detail, "owner %s on host %s since %s, expires in %s s unless renewed",
+                  PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
+    ms_lock_report_wait(c, what.data ? what.data : "lease", waited_ms, detail.data);
+    ms_buf_free(&what);
+    ms_buf_free(&detail);
+  }
   PQclear(r);
   ms_buf_free(&q);
 }
@@ -168,22 +172,14 @@ ms_status ms_lease_acquire(ms_ctx *c) {
   srand((unsigned)(time(NULL) ^ getpid()));
   snprintf(l->owner, sizeof l->owner, "%s:%d:%08x", c->host, (int)getpid(), (unsigned)rand());
   snprintf(l->seconds, sizeof l->seconds, "%.3f seconds", c->opts.lock_lease);
-  l->table_sql = lease_table(c);
+  l->table_sql = ms_lease_table_sql(c);
   if (!l->table_sql) { lease_free(c); return ms_fail(c, MS_EFAILED, "out of memory"); }
   ms_status st = ensure_table(c, l->table_sql);
-  double start = ms_now_ms(), next_report = start + 2000;
-  long delay = 20;
-  while (st == MS_OK && !try_take(c, l, &st)) {
-    if (st != MS_OK) break;
-    double now = ms_now_ms();
-    if (c->opts.lock_timeout >= 0 && now - start >= c->opts.lock_timeout * 1000) {
-      st = ms_fail(c, MS_ELOCK, "could not take the migration lease within %gs; another moonshift "
-                   "run holds it (see `moonshift unlock` if that run is gone)", c->opts.lock_timeout);
-      break;
-    }
-    if (now >= next_report) { show_holder(c, l); next_report = now + 5000; }
-    sleep_ms(delay + rand() % (delay / 2 + 1));
-    if (delay < 1000) delay *= 2;
+  if (st == MS_OK) st = ms_lock_poll(c, try_take, show_holder, l, "lease");
+  if (st == MS_ELOCK) {
+    char *why = c->err ? strdup(c->err) : NULL;
+    st = ms_fail(c, st, "%s (see `moonshift unlock` if that run is gone)", why ? why : "lock timeout");
+    free(why);
   }
   if (st == MS_OK) st = ms_conn_connect(c, "moonshift lease renewer", &l->conn);
   if (st == MS_OK && pthread_create(&l->thread, NULL, renewer, c) != 0)
@@ -241,7 +237,7 @@ void ms_lease_release(ms_ctx *c) {
 
 /* Reads the lease row: owner, whether it expired, its expiry as text, and
  * the lease length in ms. Returns 0 when there is none. */
-static int read_lease(ms_ctx *c, const char *table, ms_status *st, char *owner, size_t n,
+int ms_lease_read(ms_ctx *c, const char *table, ms_status *st, char *owner, size_t n,
                       int *expired, char *expiry, size_t en, double *lease_ms) {
   ms_buf q = {0};
   ms_buf_printf(&q, "SELECT owner, expires_at < clock_timestamp(), expires_at::text, "
@@ -262,46 +258,4 @@ static int read_lease(ms_ctx *c, const char *table, ms_status *st, char *owner, 
   }
   PQclear(r);
   return found;
-}
-
-ms_status ms_cmd_unlock(ms_ctx *c) {
-  ms_status st = ms_project_connect(c);
-  if (st != MS_OK) return st;
-  char *table = lease_table(c);
-  if (!table) return ms_fail(c, MS_EFAILED, "out of memory");
-  char owner[320], expiry[64], owner2[320], expiry2[64];
-  int expired = 0, expired2 = 0;
-  double lease_ms = 0, lease2 = 0;
-  int found = read_lease(c, table, &st, owner, sizeof owner, &expired, expiry, sizeof expiry, &lease_ms);
-  if (st == MS_OK && !found) ms_out("no lease is held");
-  if (st == MS_OK && found && !expired) {
-    /* a live owner renews every third of its lease: watch for half of it */
-    double wait = lease_ms / 2;
-    fprintf(stderr, "moonshift: the lease of %s has not expired; checking for %.1f s whether its "
-            "owner still renews it\n", owner, wait / 1000);
-    sleep_ms((long)wait);
-    found = read_lease(c, table, &st, owner2, sizeof owner2, &expired2, expiry2, sizeof expiry2, &lease2);
-    if (st == MS_OK && found && (strcmp(owner, owner2) != 0 || strcmp(expiry, expiry2) != 0))
-      st = ms_fail(c, MS_ELOCK, "the lease of %s is being renewed: its owner is alive; nothing changed",
-                   owner2);
-    if (st == MS_OK && !found) ms_out("the lease was released meanwhile");
-  }
-  if (st == MS_OK && found) {
-    ms_buf q = {0};
-    ms_buf_printf(&q, "DELETE FROM %s WHERE id = 1 AND owner = $1 AND expires_at::text = $2", table);
-    const char *params[2] = { owner, expiry };
-    PGresult *d = NULL;
-    st = ms_conn_query(c, q.data, 2, params, &d);
-    int gone = st == MS_OK && atoi(PQcmdTuples(d)) == 1;
-    PQclear(d);
-    ms_buf_free(&q);
-    if (st == MS_OK && gone) {
-      ms_tracker_history_note(c, -1, NULL, "unlock", owner);
-      ms_out("released the lease of %s, whose owner is gone", owner);
-    } else if (st == MS_OK) {
-      st = ms_fail(c, MS_ELOCK, "the lease changed while it was checked; nothing changed");
-    }
-  }
-  free(table);
-  return st;
 }

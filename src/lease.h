@@ -26,7 +26,14 @@ int ms_lease_fence_sql(ms_ctx *c, struct ms_buf *b);
 /* Stops the renewer and deletes the lease row if still ours. */
 void ms_lease_release(ms_ctx *c);
 
-/* `moonshift unlock`. */
-ms_status ms_cmd_unlock(ms_ctx *c) MS_MUST_CHECK;
+/* The lease table beside the tracking table, quoted and qualified (caller
+ * frees; NULL when out of memory). */
+char *ms_lease_table_sql(ms_ctx *c);
+
+/* Reads the lease row of table: its owner, whether it expired, its expiry
+ * as text and the lease length in ms. Returns 0 when there is none (or the
+ * table is missing); *st says whether the query failed. */
+int ms_lease_read(ms_ctx *c, const char *table, ms_status *st, char *owner, size_t n,
+                  int *expired, char *expiry, size_t en, double *lease_ms);
 
 #endif

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -16,6 +15,7 @@
 #include "checksum.h"
 #include "conn.h"
 #include "lease.h"
+#include "report.h"
 
 int64_t ms_lock_key(const char *schema, const char *name) {
   ms_buf b = {0};
@@ -28,32 +28,65 @@ int64_t ms_lock_key(const char *schema, const char *name) {
   return (int64_t)k;
 }
 
-static void sleep_ms(long ms) {
-  struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-  nanosleep(&ts, NULL);
+/* Reports a wait on one line that fits 80 columns with the "moonshift: "
+ * prefix, and the holder's whole query as the event's detail (-v). */
+void ms_lock_report_wait(ms_ctx *c, const char *what, double waited_ms, const char *detail) {
+  char line[70];
+  snprintf(line, sizeof line, "waiting %.0fs for the migration %s", waited_ms / 1000, what);
+  ms_event e = { .kind = MS_EV_WAITING, .text = line, .detail = detail, .ms = waited_ms };
+  ms_report(c, &e);
 }
 
-/* Prints who holds the lock (pg_locks joined with pg_stat_activity). */
-static void show_holder(ms_ctx *c, const char *key) {
+/* Says who holds the lock (pg_locks joined with pg_stat_activity). */
+static void show_holder(ms_ctx *c, void *ud, double waited_ms) {
   static const char *q =
-    "SELECT a.pid, coalesce(nullif(a.application_name, ''), '-'), "
-    "coalesce(host(a.client_addr), 'local'), "
-    "to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-    "coalesce(a.state, '-'), left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 120) "
+    "SELECT a.pid, coalesce(nullif(a.application_name, ''), '-'), coalesce(a.state, '-'), "
+    "regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g') "
     "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
     "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
     "AND l.classid = (($1::bigint >> 32) & 4294967295)::oid "
     "AND l.objid = ($1::bigint & 4294967295)::oid";
+  const char *key = ud;
   PGresult *r = NULL;
   if (ms_conn_query(c, q, 1, &key, &r) != MS_OK) return;
-  if (PQntuples(r) == 0)
-    fprintf(stderr, "moonshift: waiting for the migration lock (key %s)\n", key);
-  for (int i = 0; i < PQntuples(r); i++)
-    fprintf(stderr, "moonshift: waiting for the migration lock (key %s) held by pid %s "
-            "(application %s, client %s, connected since %s, %s: %s)\n", key,
-            PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
-            PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5));
+  if (PQntuples(r) == 0) ms_lock_report_wait(c, "lock", waited_ms, NULL);
+  for (int i = 0; i < PQntuples(r); i++) {
+    char what[80];
+    snprintf(what, sizeof what, "lock: pid %s (%s, %s)", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+             PQgetvalue(r, i, 2));
+    ms_lock_report_wait(c, what, waited_ms, PQgetvalue(r, i, 3));
+  }
   PQclear(r);
+}
+
+ms_status ms_lock_poll(ms_ctx *c, ms_lock_try try_take, ms_lock_who who, void *ud, const char *what) {
+  double start = ms_now_ms(), next_report = start + 2000;
+  long delay = 20;
+  for (;;) {
+    ms_status st = MS_OK;
+    int got = try_take(c, ud, &st);
+    if (st != MS_OK) return st;
+    if (got) return MS_OK;
+    double now = ms_now_ms();
+    if (c->opts.lock_timeout >= 0 && now - start >= c->opts.lock_timeout * 1000)
+      return ms_fail(c, MS_ELOCK, "could not take the migration %s within %gs; another moonshift run "
+                     "holds it", what, c->opts.lock_timeout);
+    if (now >= next_report) {
+      who(c, ud, now - start);
+      next_report = now + 5000;
+    }
+    ms_sleep_ms(delay + rand() % (delay / 2 + 1));
+    if (delay < 1000) delay *= 2;
+  }
+}
+
+static int try_advisory(ms_ctx *c, void *ud, ms_status *st) {
+  const char *params[1] = { ud };
+  PGresult *r = NULL;
+  *st = ms_conn_query(c, "SELECT pg_catalog.pg_try_advisory_lock($1::bigint)", 1, params, &r);
+  int got = *st == MS_OK && PQgetvalue(r, 0, 0)[0] == 't';
+  PQclear(r);
+  return got;
 }
 
 /* Through a pooler, libpq's backend PID (PgBouncer's own cancel key) is not
@@ -77,29 +110,12 @@ ms_status ms_lock_acquire(ms_ctx *c) {
     ms_status st = refuse_pooler(c);
     if (st != MS_OK) return st;
   }
-  char key[24];
-  const char *params[1] = { key };
+  char key[24], what[64];
   snprintf(key, sizeof key, "%" PRId64, c->lock_key);
-  double start = ms_now_ms(), next_report = start + 2000;
-  long delay = 20;
-  for (;;) {
-    PGresult *r = NULL;
-    ms_status st = ms_conn_query(c, "SELECT pg_catalog.pg_try_advisory_lock($1::bigint)", 1, params, &r);
-    if (st != MS_OK) return st;
-    int got = PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    if (got) { c->locked = 1; return MS_OK; }
-    double now = ms_now_ms();
-    if (c->opts.lock_timeout >= 0 && now - start >= c->opts.lock_timeout * 1000)
-      return ms_fail(c, MS_ELOCK, "could not take the migration lock (key %s) within %gs; "
-                     "another moonshift run holds it", key, c->opts.lock_timeout);
-    if (now >= next_report) {
-      show_holder(c, key);
-      next_report = now + 5000;
-    }
-    sleep_ms(delay + rand() % (delay / 2 + 1));
-    if (delay < 1000) delay *= 2;
-  }
+  snprintf(what, sizeof what, "lock (key %s)", key);
+  ms_status st = ms_lock_poll(c, try_advisory, show_holder, key, what);
+  if (st == MS_OK) c->locked = 1;
+  return st;
 }
 
 ms_status ms_lock_check(ms_ctx *c) {

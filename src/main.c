@@ -5,6 +5,7 @@
  * helpers, migration environments, templates). The whole program runs inside
  * one protected Lua call, so no Lua error can escape; only main picks the
  * exit code. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +14,13 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "buf.h"
 #include "cli.h"
-#include "commands.h"
+#include "command.h"
 #include "config.h"
-#include "jsonout.h"
-#include "lease.h"
+#include "jsondoc.h"
 #include "runtime.h"
+#include "textout.h"
 
 #define MS_VERSION "0.1.0"
 #define CTX_MT "moonshift.ctx"
@@ -36,36 +38,35 @@ static void print_error(const ms_ctx *c) {
   fprintf(stderr, "moonshift: %s\n", msg);
 }
 
-static ms_status dispatch(ms_ctx *c, const ms_cli *cli) {
-  const char *cmd = cli->command;
-  if (strcmp(cmd, "up") == 0) return ms_cmd_up(c);
-  if (strcmp(cmd, "down") == 0) {
-    long steps = 1;
-    if (cli->nargs > 0) {
-      char *end;
-      steps = strtol(cli->args[0], &end, 10);
-      if (*end || steps < 1)
-        return ms_fail(c, MS_EUSAGE, "down takes a number of steps (1 or more), not '%s'", cli->args[0]);
-    } else if (c->opts.has_to) {
-      steps = 0;
-    }
-    return ms_cmd_down(c, steps);
+/* --json, looked for in argv itself: a command line that does not parse
+ * still answers with a document. */
+static int wants_json(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) if (strcmp(argv[i], "--json") == 0) return 1;
+  return 0;
+}
+
+/* The help texts: moonshift's and the config's commands. */
+static ms_status help(ms_ctx *c, const ms_cli *cli) {
+  if (cli->command && !ms_cli_help(cli->command) && !ms_config_has_command(c, cli->command))
+    return ms_fail(c, MS_EUSAGE, "unknown command '%s' (see moonshift --help)", cli->command);
+  if (!cli->command) {
+    ms_buf more = {0};
+    ms_cli_help(NULL);
+    ms_config_help(c, &more);
+    if (more.data) fputs(more.data, stdout);
+    ms_buf_free(&more);
   }
-  if (strcmp(cmd, "redo") == 0) return ms_cmd_redo(c);
-  if (strcmp(cmd, "status") == 0) return ms_cmd_status(c);
-  if (strcmp(cmd, "log") == 0) return ms_cmd_log(c);
-  if (strcmp(cmd, "check") == 0) return ms_cmd_check(c);
-  if (strcmp(cmd, "version") == 0) return ms_cmd_version(c);
-  const char *arg = cli->nargs > 0 ? cli->args[0] : NULL;
-  if (strcmp(cmd, "repair") == 0) return ms_cmd_repair(c, arg);
-  if (strcmp(cmd, "unlock") == 0) return ms_cmd_unlock(c);
-  if (strcmp(cmd, "force") == 0) return ms_cmd_force(c, arg);
-  if (strcmp(cmd, "baseline") == 0) return ms_cmd_baseline(c, arg);
-  if (strcmp(cmd, "accept") == 0) return ms_cmd_accept(c, cli->args, cli->nargs);
-  if (strcmp(cmd, "new") == 0)
-    return ms_cmd_new(c, cli->nargs > 0 ? cli->args[0] : NULL, cli->lua);
-  if (ms_config_has_command(c, cmd)) return ms_config_command(c, cmd, cli->args, cli->nargs);
-  return ms_fail(c, MS_EUSAGE, "unknown command '%s' (see moonshift --help)", cmd);
+  return cli->help ? MS_OK : ms_fail(c, MS_EUSAGE, "no command given");
+}
+
+/* A failed write to stdout or stderr fails the command. */
+static ms_status check_output(ms_ctx *c, ms_status st) {
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    ms_status bad = ms_fail(c, MS_EFAILED, "cannot write the output: %s", strerror(errno));
+    if (st == MS_OK) { print_error(c); st = bad; }
+  }
+  if (fflush(stderr) != 0 || ferror(stderr)) st = st == MS_OK ? MS_EFAILED : st;
+  return st;
 }
 
 static int l_main(lua_State *L) {
@@ -80,7 +81,16 @@ static int l_main(lua_State *L) {
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);
   ms_cli cli;
+  ms_textout text;
+  ms_jsondoc doc;
   ms_status st = ms_cli_parse(c, a->argc, a->argv, &cli);
+  int json = st == MS_OK ? cli.opts.json : wants_json(a->argc, a->argv);
+  ms_textout_init(&text, cli.opts.quiet, cli.opts.verbose);
+  c->rep = &text.rep;
+  if (json) {
+    ms_jsondoc_init(&doc, cli.command, &text.rep);
+    c->rep = &doc.rep;
+  }
   if (st == MS_OK) {
     c->opts = cli.opts;
     if (!cli.version) st = ms_config_load(c, cli.config, cli.env);
@@ -88,21 +98,20 @@ static int l_main(lua_State *L) {
     if (c->opts.lua_memory == 0) c->opts.lua_memory = (size_t)1 << 30;
     c->alloc->limit = c->opts.lua_memory;
   }
-  if (st == MS_OK) {
-    if (cli.version) printf("moonshift %s\n", MS_VERSION);
-    else if (cli.help || !cli.command) {
-      if (!ms_cli_help(cli.command) && !ms_config_has_command(c, cli.command))
-        st = ms_fail(c, MS_EUSAGE, "unknown command '%s' (see moonshift --help)", cli.command);
-      else if (!cli.command) ms_config_help(c);
-      if (!cli.help && st == MS_OK) st = ms_fail(c, MS_EUSAGE, "no command given");
-    } else {
-      ms_json_begin(c, cli.command);
-      c->command = cli.command;
-      st = dispatch(c, &cli);
-    }
+  if (st == MS_OK && cli.version) printf("moonshift %s\n", MS_VERSION);
+  else if (st == MS_OK && (cli.help || !cli.command)) st = help(c, &cli);
+  else if (st == MS_OK) {
+    c->command = cli.command;
+    st = ms_command_run(c, cli.command, cli.args, cli.nargs);
   }
   if (st != MS_OK) print_error(c);
-  ms_json_finish(c, st);
+  if (json) {
+    char *out = ms_jsondoc_take(&doc, c, st);
+    if (out) printf("%s\n", out);
+    free(out);
+  }
+  st = check_output(c, st);
+  c->rep = NULL;
   ms_ctx_release(c);
   lua_pushinteger(L, st);
   return 1;

@@ -54,9 +54,13 @@ typedef struct ms_opts {
   int json;                 /* --json: one JSON document instead of text */
   const char *lock_timeout_default;       /* for migrations that set none */
   const char *statement_timeout_default;
+  const char *env;          /* --env / MOONSHIFT_ENV: the config's environment, or NULL */
+  int quiet;                /* --quiet: no target line */
+  int new_lua;              /* new --lua */
 } ms_opts;
 
 struct ms_source;
+struct ms_reporter;
 
 /* The run context. It owns everything that must be released on any exit path:
  * main wraps it in a userdata whose __gc calls ms_ctx_release. */
@@ -73,7 +77,7 @@ typedef struct ms_ctx {
   char host[256];           /* this machine's name, for the history */
   char sqlstate[6];         /* SQLSTATE of the last failed migration statement */
   int retry_safe;           /* that failure left nothing behind: it may be rerun */
-  void *json;               /* the --json document being built (jsonout.c) */
+  const struct ms_reporter *rep; /* where events and results go (report.h); NULL: nowhere */
   void *lease;              /* the table lease and its renewer (lease.c) */
   struct ms_alloc *alloc;   /* the Lua state's allocator accounting (runtime.c) */
   double lua_deadline;      /* ms_now_ms() past which Lua code is stopped; 0: none */
@@ -81,7 +85,10 @@ typedef struct ms_ctx {
   const char *command;      /* the command being run (for hooks' ctx) */
   int64_t lock_key;
   int locked;
+  long done;                /* migrations the command ran (for the dry run's summary) */
+  int dry_open;             /* the dry run's transaction is open (session.c) */
   struct ms_source *src;    /* the discovered migrations */
+  const struct ms_migration *current; /* the migration running now, or NULL */
   struct ms_sumpool *sumpool; /* their checksums being computed (sumpool.c), or NULL */
 } ms_ctx;
 
@@ -93,20 +100,14 @@ ms_status ms_fail(ms_ctx *c, ms_status code, const char *fmt, ...) MS_PRINTF(3, 
  * call twice. */
 void ms_ctx_release(ms_ctx *c);
 
-/* Prints a line to stdout / stderr. ms_info honours nothing; ms_verbose
- * prints only with -v. All user-facing output goes through these. */
-void ms_out(const char *fmt, ...) MS_PRINTF(1, 2);
-/* ms_out_quiet(1) silences ms_out (the --json document replaces it). */
-void ms_out_quiet(int quiet);
-/* ms_out_batch(1) lets ms_out's lines wait in stdout's buffer (a long
- * listing); ms_out_batch(0) flushes them and goes back to a line at a time,
- * which shows progress as it happens. */
-void ms_out_batch(int on);
-/* ms_out of n bytes of s as they are (no format), and a newline. */
-void ms_out_line(const char *s, size_t n);
-void ms_verbose(const ms_ctx *c, const char *fmt, ...) MS_PRINTF(2, 3);
+/* With -v: an MS_EV_INFO event with the formatted text (statement
+ * durations); nothing otherwise. */
+void ms_verbose(ms_ctx *c, const char *fmt, ...) MS_PRINTF(2, 3);
 
-/* Wall-clock milliseconds since an arbitrary origin (monotonic). */
+/* Milliseconds since an arbitrary origin (monotonic). */
 double ms_now_ms(void);
+
+/* Sleeps ms milliseconds. */
+void ms_sleep_ms(long ms);
 
 #endif

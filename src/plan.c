@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "buf.h"
-#include "runner.h"
+#include "step.h"
 
 void ms_plan_free(ms_plan *p) {
   free(p->v);
@@ -41,7 +41,7 @@ ms_status ms_plan_up(ms_ctx *c, const ms_applied *a, ms_plan *out) {
       if (!m->resume_hashes) { ms_plan_free(out); return ms_fail(c, MS_EFAILED, "out of memory"); }
     }
     if (c->opts.has_to && m->version > c->opts.to) break;
-    if (m->version < top && !c->opts.allow_out_of_order && !ms_runner_allows_late(c, m))
+    if (m->version < top && !c->opts.allow_out_of_order && !ms_step_allows_late(c, m))
       ms_buf_printf(&late, "\n  %s (version %" PRId64 " is already applied)", m->path, top);
     out->v[out->n++] = m;
   }

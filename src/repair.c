@@ -1,7 +1,8 @@
 /* repair.c: the commands that change the tracking table without running a
- * migration: repair (forget a failed attempt), force (accept it as done) and
- * baseline (adopt an existing database: record versions as applied). Each
- * runs under the migration lock. Uses project, tracker, lock and runner. */
+ * migration: repair (forget a failed attempt), force (accept it as done),
+ * baseline (adopt an existing database: record versions as applied), accept
+ * (new checksums) and unlock (a gone runner's lease). All but unlock run
+ * under the migration lock. Uses project, tracker, lock and runner. */
 #include "commands.h"
 
 #include <inttypes.h>
@@ -13,21 +14,12 @@
 
 #include "buf.h"
 #include "conn.h"
-#include "lock.h"
+#include "lease.h"
 #include "project.h"
-#include "runner.h"
+#include "report.h"
+#include "step.h"
 #include "source.h"
 #include "tracker.h"
-
-/* Opens everything and loads the tracking table under the lock. */
-static ms_status open_locked(ms_ctx *c, ms_applied *a) {
-  ms_status st = ms_project_scan(c);
-  if (st == MS_OK) st = ms_project_connect(c);
-  if (st == MS_OK) st = ms_lock_acquire(c);
-  if (st == MS_OK) st = ms_tracker_ensure(c);
-  if (st == MS_OK) st = ms_tracker_load(c, a);
-  return st;
-}
 
 static ms_status exec_fmt(ms_ctx *c, const char *fmt, int64_t version) {
   ms_buf q = {0};
@@ -44,7 +36,7 @@ static ms_status exec_fmt(ms_ctx *c, const char *fmt, int64_t version) {
 /* Records m as applied without running it (with a history row saying how). */
 static ms_status record_applied(ms_ctx *c, ms_migration *m, const char *action) {
   const char *sum = NULL;
-  ms_status st = ms_runner_sum(c, m, &sum);
+  ms_status st = ms_step_sum(c, m, &sum);
   if (st != MS_OK) return st;
   const char *params[5] = { NULL, m->name, m->kind == MS_KIND_LUA ? "lua" : "sql", sum, c->host };
   char v[24];
@@ -62,12 +54,11 @@ static ms_status record_applied(ms_ctx *c, ms_migration *m, const char *action) 
   return st;
 }
 
-ms_status ms_cmd_repair(ms_ctx *c, const char *arg) {
-  ms_applied a = {0};
+ms_status ms_cmd_repair(ms_ctx *c, const ms_applied *ap, const char *arg) {
+  const ms_applied a = *ap;
   int64_t v = 0;
   char vs[32];
   ms_status st = ms_parse_version_arg(c, arg, "repair", &v);
-  if (st == MS_OK) st = open_locked(c, &a);
   const ms_applied_row *r = st == MS_OK ? ms_applied_find(&a, v) : NULL;
   if (st == MS_OK) ms_fmt_version(c, v, vs, sizeof vs);
   if (st == MS_OK && (!r || !r->failed_op))
@@ -77,21 +68,19 @@ ms_status ms_cmd_repair(ms_ctx *c, const char *arg) {
     st = exec_fmt(c, up ? FORGET : CLEAR_FAILED, v);
     if (st == MS_OK) {
       ms_tracker_history_note(c, v, r->name, "repair", up ? "failed up forgotten" : "failed down forgotten");
-      ms_out("repaired %s %s: the failed %s is forgotten; the next %s runs it again", vs, r->name,
+      ms_res_line(c, "repaired %s %s: the failed %s is forgotten; the next %s runs it again", vs, r->name,
              r->failed_op, up ? "up" : "down");
     }
   }
-  ms_applied_free(&a);
   return st;
 }
 
-ms_status ms_cmd_force(ms_ctx *c, const char *arg) {
-  ms_applied a = {0};
+ms_status ms_cmd_force(ms_ctx *c, const ms_applied *ap, const char *arg) {
+  const ms_applied a = *ap;
   int64_t v = 0;
   char vs[32];
   ms_status st = ms_parse_version_arg(c, arg, "force", &v);
-  if (st == MS_OK) st = open_locked(c, &a);
-  if (st != MS_OK) { ms_applied_free(&a); return st; }
+  if (st != MS_OK) return st;
   const ms_applied_row *r = ms_applied_find(&a, v);
   ms_migration *m = ms_source_find(c->src, v);
   ms_fmt_version(c, v, vs, sizeof vs);
@@ -101,29 +90,29 @@ ms_status ms_cmd_force(ms_ctx *c, const char *arg) {
     if (st == MS_OK) {
       ms_tracker_history_note(c, v, r->name, "force", up ? "failed up recorded as applied"
                                                                : "failed down recorded as rolled back");
-      ms_out("forced %s %s: recorded as %s", vs, r->name, up ? "applied" : "rolled back");
+      ms_res_line(c, "forced %s %s: recorded as %s", vs, r->name, up ? "applied" : "rolled back");
     }
   } else if (r) {
     st = ms_fail(c, MS_EUSAGE, "force %s: version %s is already applied; nothing changed", vs, vs);
   } else if (m) {
     st = record_applied(c, m, "force");
     if (st == MS_OK) {
-      ms_out("forced %s %s: recorded as applied without running it", vs, m->name);
+      ms_res_line(c, "forced %s %s: recorded as applied without running it", vs, m->name);
     }
   } else {
     st = ms_fail(c, MS_EUSAGE, "force %s: no migration file has version %s; nothing changed", vs, vs);
   }
-  ms_applied_free(&a);
   return st;
 }
 
-ms_status ms_cmd_baseline(ms_ctx *c, const char *arg) {
-  ms_applied a = {0};
+ms_status ms_cmd_baseline(ms_ctx *c, const ms_applied *ap, const char *arg) {
+  const ms_applied a = *ap;
   int64_t v = 0;
   size_t n = 0;
   ms_status st = ms_parse_version_arg(c, arg, "baseline", &v);
-  if (st == MS_OK) st = open_locked(c, &a);
-  if (st == MS_OK) st = ms_conn_exec(c, "BEGIN");
+  /* one transaction; a dry run is already inside the session's */
+  int own = !c->opts.dry_run;
+  if (st == MS_OK && own) st = ms_conn_exec(c, "BEGIN");
   for (size_t i = 0; st == MS_OK && i < c->src->n && c->src->v[i].version <= v; i++) {
     ms_migration *m = &c->src->v[i];
     if (ms_applied_find(&a, m->version)) continue;
@@ -131,24 +120,22 @@ ms_status ms_cmd_baseline(ms_ctx *c, const char *arg) {
     if (st == MS_OK) {
       char vs[32];
       ms_fmt_version(c, m->version, vs, sizeof vs);
-      ms_out("baselined %s %s", vs, m->name);
+      ms_res_line(c, "baselined %s %s", vs, m->name);
       n++;
     }
   }
-  if (st == MS_OK) st = ms_conn_exec(c, "COMMIT");
-  else ms_conn_recover(c);
-  if (st == MS_OK) ms_out("%zu migration%s recorded as applied without running", n, n == 1 ? "" : "s");
-  ms_applied_free(&a);
+  if (st == MS_OK && own) st = ms_conn_exec(c, "COMMIT");
+  else if (st != MS_OK && own) ms_conn_recover(c);
+  if (st == MS_OK) ms_res_line(c, "%zu migration%s recorded as applied without running", n, n == 1 ? "" : "s");
   return st;
 }
 
-ms_status ms_cmd_accept(ms_ctx *c, const char *const *args, int nargs) {
-  ms_applied a = {0};
+ms_status ms_cmd_accept(ms_ctx *c, const ms_applied *ap, const char *const *args, int nargs) {
+  const ms_applied a = *ap;
   ms_status st = nargs > 0 ? MS_OK : ms_fail(c, MS_EUSAGE, "usage: moonshift accept VERSION...");
   int64_t *vs = calloc(nargs > 0 ? (size_t)nargs : 1, sizeof *vs);
   if (!vs) return ms_fail(c, MS_EFAILED, "out of memory");
   for (int i = 0; st == MS_OK && i < nargs; i++) st = ms_parse_version_arg(c, args[i], "accept", &vs[i]);
-  if (st == MS_OK) st = open_locked(c, &a);
   /* check every version first: all or nothing */
   for (int i = 0; st == MS_OK && i < nargs; i++) {
     const ms_applied_row *r = ms_applied_find(&a, vs[i]);
@@ -161,10 +148,10 @@ ms_status ms_cmd_accept(ms_ctx *c, const char *const *args, int nargs) {
     ms_migration *m = ms_source_find(c->src, vs[i]);
     const char *sum = NULL;
     char v[24], vt[32];
-    st = ms_runner_sum(c, m, &sum);
+    st = ms_step_sum(c, m, &sum);
     if (st != MS_OK) break;
     ms_fmt_version(c, vs[i], vt, sizeof vt);
-    if (strcmp(sum, r->checksum) == 0) { ms_out("accepted %s %s: unchanged", vt, m->name); continue; }
+    if (strcmp(sum, r->checksum) == 0) { ms_res_line(c, "accepted %s %s: unchanged", vt, m->name); continue; }
     snprintf(v, sizeof v, "%" PRId64, vs[i]);
     ms_buf q = {0}, detail = {0};
     ms_buf_printf(&detail, "checksum %s -> %s", r->checksum, sum);
@@ -175,11 +162,53 @@ ms_status ms_cmd_accept(ms_ctx *c, const char *const *args, int nargs) {
     PGresult *res = NULL;
     st = ms_conn_query(c, q.data, 4, params, &res);
     PQclear(res);
-    if (st == MS_OK) ms_out("accepted %s %s: %s", vt, m->name, detail.data);
+    if (st == MS_OK) ms_res_line(c, "accepted %s %s: %s", vt, m->name, detail.data);
     ms_buf_free(&q);
     ms_buf_free(&detail);
   }
   free(vs);
-  ms_applied_free(&a);
+  return st;
+}
+
+/* `moonshift unlock`: releases the lease of a runner that is gone, after
+ * watching half a lease for a live owner's renewal. */
+ms_status ms_cmd_unlock(ms_ctx *c) {
+  ms_status st = MS_OK;
+  char *table = ms_lease_table_sql(c);
+  if (!table) return ms_fail(c, MS_EFAILED, "out of memory");
+  char owner[320], expiry[64], owner2[320], expiry2[64];
+  int expired = 0, expired2 = 0;
+  double lease_ms = 0, lease2 = 0;
+  int found = ms_lease_read(c, table, &st, owner, sizeof owner, &expired, expiry, sizeof expiry, &lease_ms);
+  if (st == MS_OK && !found) ms_res_line(c, "no lease is held");
+  if (st == MS_OK && found && !expired) {
+    /* a live owner renews every third of its lease: watch for half of it */
+    double wait = lease_ms / 2;
+    ms_report_text(c, MS_EV_INFO, "the lease of %s has not expired; checking for %.1f s whether its "
+                   "owner still renews it", owner, wait / 1000);
+    ms_sleep_ms((long)wait);
+    found = ms_lease_read(c, table, &st, owner2, sizeof owner2, &expired2, expiry2, sizeof expiry2, &lease2);
+    if (st == MS_OK && found && (strcmp(owner, owner2) != 0 || strcmp(expiry, expiry2) != 0))
+      st = ms_fail(c, MS_ELOCK, "the lease of %s is being renewed: its owner is alive; nothing changed",
+                   owner2);
+    if (st == MS_OK && !found) ms_res_line(c, "the lease was released meanwhile");
+  }
+  if (st == MS_OK && found) {
+    ms_buf q = {0};
+    ms_buf_printf(&q, "DELETE FROM %s WHERE id = 1 AND owner = $1 AND expires_at::text = $2", table);
+    const char *params[2] = { owner, expiry };
+    PGresult *d = NULL;
+    st = ms_conn_query(c, q.data, 2, params, &d);
+    int gone = st == MS_OK && atoi(PQcmdTuples(d)) == 1;
+    PQclear(d);
+    ms_buf_free(&q);
+    if (st == MS_OK && gone) {
+      ms_tracker_history_note(c, -1, NULL, "unlock", owner);
+      ms_res_line(c, "released the lease of %s, whose owner is gone", owner);
+    } else if (st == MS_OK) {
+      st = ms_fail(c, MS_ELOCK, "the lease changed while it was checked; nothing changed");
+    }
+  }
+  free(table);
   return st;
 }

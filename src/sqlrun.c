@@ -1,10 +1,11 @@
-/* sqlrun.c: runs one section of a SQL migration, cut into statements by
- * sqlsplit.c. A transactional section is pipelined together with BEGIN, its
- * tracking row and COMMIT (one round trip per batch); one with COPY data goes
- * statement by statement inside its transaction; one marked
+/* sqlrun.c: the SQL kind of migration for step.c (ms_sql_ops): one section
+ * of a SQL file, cut into statements by sqlsplit.c. A transactional section
+ * is pipelined together with BEGIN, its tracking row and COMMIT (one round
+ * trip per batch: the fast path); one with COPY data, hooks, -v or a dry
+ * run goes statement by statement inside its transaction; one marked
  * transaction:false goes statement by statement outside any transaction.
  * Errors map back to file:line:col of the failing statement. */
-#include "sqlrun.h"
+#include "step.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -18,11 +19,10 @@
 #include "checksum.h"
 #include "conn.h"
 #include "config.h"
+#include "report.h"
 #include "file.h"
 #include "invalidx.h"
-#include "lease.h"
 #include "pgerr.h"
-#include "runner.h"
 #include "sqlfile.h"
 #include "sqlscan.h"
 #include "sqlsplit.h"
@@ -42,6 +42,7 @@ typedef struct section {
   ms_migration *m;
   int down;
   const ms_scan_facts *known; /* what checking this file found earlier in the run */
+  ms_buf hashes;       /* "{h1,...}": the statements applied outside a transaction */
 } section;
 
 static void drop_file_behind(void *ud, size_t pos) {
@@ -182,46 +183,12 @@ static ms_status scan_section(ms_ctx *c, section *s) {
   return MS_OK;
 }
 
-ms_status ms_sqlrun_check(ms_ctx *c, ms_migration *m, int down) {
+static ms_status sql_check(ms_ctx *c, ms_migration *m, int down) {
   section s;
   ms_status st = open_section(c, m, down, &s);
   if (st == MS_OK) st = scan_section(c, &s);
   ms_file_close(&s.file);
   return st;
-}
-
-/* The SET statements of the section's timeouts (or the defaults): SET LOCAL
- * inside a transaction, session SET outside one (RESET ALL follows the
- * migration either way). Values were validated as digits and a unit. */
-static int timeout_sql(ms_ctx *c, const ms_section *sec, int i, char *out, size_t n) {
-  const char *lt = sec->lock_timeout[0] ? sec->lock_timeout : c->opts.lock_timeout_default;
-  const char *st = sec->statement_timeout[0] ? sec->statement_timeout : c->opts.statement_timeout_default;
-  const char *names[2] = { "lock_timeout", "statement_timeout" }, *vals[2] = { lt, st };
-  if (i > 1 || !vals[i] || !*vals[i]) return 0;
-  snprintf(out, n, "SET %s%s = '%s'", sec->transaction ? "LOCAL " : "", names[i], vals[i]);
-  return 1;
-}
-
-static ms_status set_timeouts(ms_ctx *c, const ms_section *sec) {
-  char q[96];
-  if (!sec->transaction && ms_conn_pooled(c)) {
-    /* through a pooler a session SET would reach other clients' sessions */
-    if (timeout_sql(c, sec, 0, q, sizeof q) || timeout_sql(c, sec, 1, q, sizeof q))
-      fprintf(stderr, "moonshift: warning: lock_timeout/statement_timeout are not applied to a "
-              "transaction:false section through a connection pooler (they would leak to other "
-              "clients)\n");
-    return MS_OK;
-  }
-  if (ms_conn_watch_sql(c, sec->transaction, q, sizeof q)) {
-    ms_status st = ms_conn_exec(c, q);
-    if (st != MS_OK) return st;
-  }
-  for (int i = 0; i < 2; i++) {
-    if (!timeout_sql(c, sec, i, q, sizeof q)) continue;
-    ms_status st = ms_conn_exec(c, q);
-    if (st != MS_OK) return st;
-  }
-  return MS_OK;
 }
 
 /* Sets c->err from a failed result, mapped into the file. */
@@ -325,14 +292,9 @@ static ms_status collect(ms_ctx *c, const section *s, const queued *q, int n, ms
  * and COMMIT in pipeline mode: one round trip per PIPE_BATCH statements, and
  * every error pinned to its own statement. */
 #define PIPE_BATCH 256
-/* The checksum for the tracking row. runner.c leaves it to be asked for
- * here (when the folder is being hashed on workers), so a large file's
- * checksum is computed while its statements run. */
-static ms_status need_sum(ms_ctx *c, const section *s, ms_record *rec) {
-  return rec->down || rec->checksum ? MS_OK : ms_runner_sum(c, s->m, &rec->checksum);
-}
 
-static ms_status run_pipelined(ms_ctx *c, section *s, ms_record *rec) {
+static ms_status sql_fast(ms_ctx *c, ms_step *s) {
+  section *x = s->body;
   queued q[PIPE_BATCH + 8];
   int n = 0;
   ms_split sp;
@@ -340,82 +302,40 @@ static ms_status run_pipelined(ms_ctx *c, section *s, ms_record *rec) {
   if (PQenterPipelineMode(c->conn) != 1) return ms_fail(c, ms_conn_failure(c), "cannot enter pipeline mode");
   char set[96];
   ms_status rc = queue(c, "BEGIN", &q[n++], SIZE_MAX, 0);
-  if (rc == MS_OK && ms_conn_watch_sql(c, 1, set, sizeof set)) rc = queue(c, set, &q[n++], SIZE_MAX, 0);
-  for (int i = 0; i < 2 && rc == MS_OK; i++)
-    if (timeout_sql(c, s->sec, i, set, sizeof set)) rc = queue(c, set, &q[n++], SIZE_MAX, 0);
-  split_section(s, &sp);
+  for (int i = 0; i < MS_STEP_PROLOGUE && rc == MS_OK; i++)
+    if (ms_step_prologue_sql(c, s, i, set, sizeof set)) rc = queue(c, set, &q[n++], SIZE_MAX, 0);
+  split_section(x, &sp);
   while (rc == MS_OK && ms_split_next(&sp, &st) == 1) {
     if (st.cls == MS_CLASS_EMPTY) continue;
-    size_t off = s->sec->off + st.off;
-    char *sql = strndup(s->file.data + off, st.len);
+    size_t off = x->sec->off + st.off;
+    char *sql = strndup(x->file.data + off, st.len);
     if (!sql) { rc = ms_fail(c, MS_EFAILED, "out of memory"); break; }
-    rc = queue(c, sql, &q[n++], off, abs_line(s, st.line));
+    rc = queue(c, sql, &q[n++], off, abs_line(x, st.line));
     free(sql);
-    drop_piece(s, &st);
-    if (rc == MS_OK && n >= PIPE_BATCH) { rc = collect(c, s, q, n, rc); n = 0; }
+    drop_piece(x, &st);
+    if (rc == MS_OK && n >= PIPE_BATCH) { rc = collect(c, x, q, n, rc); n = 0; }
   }
-  if (rc == MS_OK) {
-    ms_buf b = {0};
-    if (ms_lease_fence_sql(c, &b)) rc = queue(c, b.data, &q[n++], SIZE_MAX, 0);
-    ms_buf_free(&b);
-  }
-  if (rc == MS_OK) rc = need_sum(c, s, rec);
-  if (rc == MS_OK) {
-    ms_buf b = {0};
-    ms_tracker_record_sql(c, &b, rec, 1);
-    rc = queue(c, b.data, &q[n++], SIZE_MAX, 0);
-    ms_buf_free(&b);
-  }
+  ms_buf b = {0};
+  if (rc == MS_OK && ms_step_fence_sql(c, &b)) rc = queue(c, b.data, &q[n++], SIZE_MAX, 0);
+  ms_buf_free(&b);
+  if (rc == MS_OK) rc = ms_step_track_sql(c, s, &b);
+  if (rc == MS_OK) rc = queue(c, b.data, &q[n++], SIZE_MAX, 0);
+  ms_buf_free(&b);
   /* COMMIT rides in the last batch: the server skips it once any statement
    * before it failed, and the tracking row commits with the migration */
   if (rc == MS_OK) rc = queue(c, "COMMIT", &q[n++], SIZE_MAX, 0);
   if (rc == MS_OK) rc = queue(c, "RESET ALL", &q[n++], SIZE_MAX, 0);
-  if (n > 0 && PQstatus(c->conn) == CONNECTION_OK) {
-    rc = collect(c, s, q, n, rc);
-  }
+  if (n > 0 && PQstatus(c->conn) == CONNECTION_OK) rc = collect(c, x, q, n, rc);
   PQexitPipelineMode(c->conn);
   c->retry_safe = 1;
   return rc;
 }
 
-/* Prints statement k with its file:line, continuation lines indented. */
-static void show_stmt(const section *s, const ms_stmt *st, int k) {
-  const char *p = s->file.data + s->sec->off + st->off, *e = p + st->len;
-  printf("  [%d] %s:%lu\n      ", k, s->path, abs_line(s, st->line));
-  for (; p < e; p++) {
-    if (*p == '\r') continue;
-    putchar(*p);
-    if (*p == '\n' && p + 1 < e) fputs("      ", stdout);
-  }
-  if (st->data_len) printf("\n      (%zu bytes of COPY data)", st->data_len);
-  putchar('\n');
-}
-
-/* --dry-run: rehearses a transactional section inside the caller's
- * transaction, showing each statement; lists a non-transactional one. */
-static ms_status run_dry(ms_ctx *c, section *s, const ms_record *rec) {
-  ms_split sp;
-  ms_stmt st;
-  int k = 0, tx = s->sec->transaction;
-  const char *dir = rec->down ? "down" : "up";
-  ms_status rc = tx ? set_timeouts(c, s->sec) : MS_OK;
-  if (rc == MS_OK && tx) rc = ms_hook_each(c, "before_each", s->m, dir, 0);
-  if (!tx) printf("  (runs outside a transaction: listed, not rehearsed)\n");
-  split_section(s, &sp);
-  while (rc == MS_OK && ms_split_next(&sp, &st) == 1) {
-    if (st.cls == MS_CLASS_EMPTY || st.cls == MS_CLASS_META_SKIP) continue;
-    show_stmt(s, &st, ++k);
-    if (tx) rc = run_stmt(c, s, &st);
-  }
-  if (rc == MS_OK && tx) rc = ms_hook_each(c, "after_each", s->m, dir, ms_now_ms() - rec->t0);
-  if (rc == MS_OK && tx) {
-    ms_buf q = {0};
-    ms_tracker_record_sql(c, &q, rec, 1);
-    rc = ms_conn_exec(c, q.data);
-    ms_buf_free(&q);
-  }
-  fflush(stdout);
-  return rc;
+/* A dry run's listing of statement k with its file:line. */
+static void show_stmt(ms_ctx *c, const section *x, const ms_stmt *st, int k) {
+  ms_event e = { .kind = MS_EV_STATEMENT, .index = k, .file = x->path, .line = abs_line(x, st->line),
+                 .text = x->file.data + x->sec->off + st->off, .len = st->len, .bytes = st->data_len };
+  ms_report(c, &e);
 }
 
 /* The short hash recorded for an applied statement of a section run
@@ -451,87 +371,81 @@ static ms_status skip_applied(ms_ctx *c, const section *s, const ms_stmt *st, in
                  abs_line(s, st->line), k + 1);
 }
 
-static ms_status run_stepwise(ms_ctx *c, section *s, ms_record *rec) {
+/* Runs one statement of a live, real run: a resumed section skips (after
+ * checking them) the statements its failed attempt applied. */
+static ms_status live_stmt(ms_ctx *c, ms_step *s, const ms_stmt *st, int k) {
+  section *x = s->body;
+  if (!s->tx && k < x->resume_done) return skip_applied(c, x, st, k);
+  if (!s->tx && k == x->resume_done && x->resume_done > 0 && st->cls == MS_CLASS_NOTX) {
+    ms_status rc = ms_invalid_index_drop(c, x->file.data + x->sec->off + st->off, st->len);
+    if (rc != MS_OK) return rc;
+  }
+  return run_stmt(c, x, st);
+}
+
+/* The statements one by one: run (a dry run's rehearsal shows each), or
+ * only listed when the section is not rehearsed. */
+static ms_status sql_body(ms_ctx *c, ms_step *s) {
+  section *x = s->body;
   ms_split sp;
   ms_stmt st;
-  ms_buf hashes = {0};
-  int done = 0, k = 0, tx = s->sec->transaction;
-  const char *dir = rec->down ? "down" : "up";
-  ms_status rc = tx ? ms_conn_exec(c, "BEGIN") : MS_OK;
-  if (rc == MS_OK) rc = set_timeouts(c, s->sec);
-  if (rc == MS_OK) rc = ms_hook_each(c, "before_each", s->m, dir, 0);
-  if (!tx && s->resume_done > 0)
-    fprintf(stderr, "moonshift: resuming %s at statement %d of %d (the failed attempt applied the "
-            "ones before it)\n", s->path, s->resume_done + 1, s->statements);
-  ms_buf_puts(&hashes, "{");
-  split_section(s, &sp);
+  int k = 0, dry = c->opts.dry_run;
+  ms_status rc = MS_OK;
+  if (!dry && !s->tx && x->resume_done > 0)
+    ms_report_text(c, MS_EV_INFO, "resuming %s at statement %d of %d (the failed attempt applied the "
+                   "ones before it)", x->path, x->resume_done + 1, x->statements);
+  ms_buf_puts(&x->hashes, "{");
+  split_section(x, &sp);
   while (rc == MS_OK && ms_split_next(&sp, &st) == 1) {
     if (st.cls == MS_CLASS_EMPTY || st.cls == MS_CLASS_META_SKIP) continue;
-    if (!tx && k < s->resume_done) rc = skip_applied(c, s, &st, k);
-    else {
-      if (!tx && k == s->resume_done && s->resume_done > 0 && st.cls == MS_CLASS_NOTX)
-        rc = ms_invalid_index_drop(c, s->file.data + s->sec->off + st.off, st.len);
-      if (rc == MS_OK) rc = run_stmt(c, s, &st);
-    }
-    drop_piece(s, &st);
+    if (dry) show_stmt(c, x, &st, k + 1);
+    if (s->live) rc = dry ? run_stmt(c, x, &st) : live_stmt(c, s, &st, k);
+    drop_piece(x, &st);
     if (rc != MS_OK) break;
-    char h[17];
-    stmt_hash(s, &st, h);
-    ms_buf_printf(&hashes, "%s%s", k ? "," : "", h);
-    done++;
+    if (!dry) {
+      char h[17];
+      stmt_hash(x, &st, h);
+      ms_buf_printf(&x->hashes, "%s%s", k ? "," : "", h);
+      s->done++;
+    }
     k++;
   }
-  ms_buf_puts(&hashes, "}");
-  c->retry_safe = tx || done == 0;
-  if (rc == MS_OK) rc = ms_hook_each(c, "after_each", s->m, dir, ms_now_ms() - rec->t0);
-  if (rc == MS_OK) rc = need_sum(c, s, rec);
-  if (rc == MS_OK) {
-    ms_buf q = {0};
-    if (ms_lease_fence_sql(c, &q)) ms_buf_puts(&q, ";\n");
-    ms_tracker_record_sql(c, &q, rec, tx);
-    ms_buf_printf(&q, ";\n%sRESET ALL", tx ? "COMMIT;\n" : "");
-    rc = ms_conn_exec(c, q.data);
-    ms_buf_free(&q);
-  } else if (!tx && done > 0 && rc != MS_EUSAGE) {
-    /* part of the section ran and stays: record the failed attempt */
-    char *why = strdup(c->err ? c->err : "");
-    ms_status mark = ms_tracker_mark_failed(c, rec->version, rec->name, rec->kind, rec->checksum,
-                                            rec->down ? "down" : "up", done, s->statements,
-                                            rec->down ? NULL : hashes.data, why);
-    rc = ms_fail(c, rc, "%s\nthis section runs outside a transaction: statement %d of %d failed and "
-                 "the %d before it stay applied; %s", why ? why : "", done + 1, s->statements, done,
-                 mark != MS_OK ? "recording the failure failed too" : rec->down
-                 ? "the migration is recorded as failed until `moonshift repair` or `moonshift force`"
-                 : "fix the cause and run up again to resume at the failed statement (or `moonshift "
-                   "repair` to start over, `moonshift force` to accept it)");
-    free(why);
-  }
-  ms_buf_free(&hashes);
+  ms_buf_puts(&x->hashes, "}");
+  s->hashes = x->hashes.data;
   return rc;
 }
 
-ms_status ms_sqlrun_run(ms_ctx *c, ms_migration *m, const ms_record *rec) {
-  section s;
-  ms_record r = *rec;
-  ms_status st = open_section(c, m, rec->down, &s);
-  if (st == MS_OK) st = scan_section(c, &s);
-  /* outside a transaction the checksum must be known before anything
-   * runs: a file that cannot be read then must not leave work unrecorded */
-  if (st == MS_OK && (!s.sec->transaction || c->opts.dry_run)) st = need_sum(c, &s, &r);
-  if (st == MS_OK && c->opts.dry_run) {
-    st = run_dry(c, &s, &r);
-    ms_file_close(&s.file);
-    return st;
-  }
-  if (st == MS_OK) st = s.stepwise ? run_stepwise(c, &s, &r) : run_pipelined(c, &s, &r);
-  if (st != MS_OK) ms_conn_recover(c);
-  ms_file_close(&s.file);
-  return st;
+static void sql_close(ms_ctx *c, ms_step *s) {
+  section *x = s->body;
+  (void)c;
+  if (!x) return;
+  ms_file_close(&x->file);
+  ms_buf_free(&x->hashes);
+  free(x);
+  s->body = NULL;
 }
 
-int ms_sqlrun_allows_late(ms_ctx *c, ms_migration *m) {
+static ms_status sql_open(ms_ctx *c, ms_step *s) {
+  section *x = malloc(sizeof *x);
+  if (!x) return ms_fail(c, MS_EFAILED, "out of memory");
+  ms_status st = open_section(c, s->m, s->down, x);
+  s->body = x;
+  if (st == MS_OK) st = scan_section(c, x);
+  if (st != MS_OK) return st;
+  const ms_section *sec = x->sec;
+  s->tx = sec->transaction;
+  s->fast = !x->stepwise;
+  s->total = x->statements;
+  s->lock_timeout = sec->lock_timeout[0] ? sec->lock_timeout : NULL;
+  s->statement_timeout = sec->statement_timeout[0] ? sec->statement_timeout : NULL;
+  return MS_OK;
+}
+
+static int sql_allows_late(ms_ctx *c, ms_migration *m) {
   section s;
   int ok = open_section(c, m, 0, &s) == MS_OK && s.sec->out_of_order;
   ms_file_close(&s.file);
   return ok;
 }
+
+const ms_step_ops ms_sql_ops = { "sql", sql_check, sql_open, sql_body, sql_fast, sql_close, sql_allows_late };

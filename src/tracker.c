@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "lock.h"
 #include "pgerr.h"
+#include "report.h"
 
 static char *quote_ident(ms_ctx *c, const char *s) {
   char *q = PQescapeIdentifier(c->conn, s, strlen(s));
@@ -308,6 +309,6 @@ char *ms_tracker_history(ms_ctx *c, int64_t version, const char *name, const cha
 void ms_tracker_history_note(ms_ctx *c, int64_t version, const char *name, const char *action,
                              const char *detail) {
   char *warn = ms_tracker_history(c, version, name, action, -1, NULL, detail);
-  if (warn) fprintf(stderr, "moonshift: %s\n", warn);
+  if (warn) ms_report_text(c, MS_EV_WARNING, "%s", strncmp(warn, "warning: ", 9) == 0 ? warn + 9 : warn);
   free(warn);
 }

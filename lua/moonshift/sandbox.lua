@@ -2,14 +2,16 @@
 -- Reads fall through to the standard globals; writes stay in the migration's
 -- own table, and the standard library tables are the migration's own copies,
 -- so nothing leaks from one migration into the next. Adds
--- `migration` ({ path, version, name }), `log.info` / `log.warn`,
+-- `migration` ({ path, version, name }), `print`, `log.info` / `log.warn`,
 -- `progress(done, total)` and a `require` that loads the project's shared
 -- helpers (lib/?.lua beside the migrations) once per migration, each module
 -- in an environment of its own.
 local M = {}
 
--- isatty/now from src/ldb.c; plain stand-ins where the host has none (the
--- moonshift.so module loaded by specs).
+-- isatty/now/report from src/ldb.c; plain stand-ins where the host has none
+-- (the moonshift.so module loaded by specs): report(kind, text) hands a
+-- line ("log") or terminal drawing ("draw") to the run's reporter, which
+-- shows it on stderr (text) or in the --json document's log.
 local have_sys, sys = pcall(require, "moonshift.sys")
 if not have_sys then
   sys = { isatty = function() return false end, now = os.time }
@@ -47,13 +49,28 @@ local function num(x)
   return i and tostring(i) or ("%.1f"):format(x)
 end
 
+-- One line of the migration's output, "[label] " before each of its lines.
+local function emit_line(state, kind, msg)
+  local prefix = "[" .. state.label .. "] "
+  state.clear_bar()
+  local text = prefix .. kind .. msg:gsub("\n", "\n" .. prefix)
+  if state.report then state.report("log", text) else state.out:write(text, "\n") end
+end
+
+-- print(...): like Lua's, to the run's reporter instead of stdout
+local function new_print(state)
+  return function(...)
+    local parts = table.pack(...)
+    for i = 1, parts.n do parts[i] = tostring(parts[i]) end
+    emit_line(state, "", table.concat(parts, "\t", 1, parts.n))
+  end
+end
+
 local function new_log(state)
   local function emit(kind, fmt, ...)
     local msg
     if select("#", ...) > 0 then msg = string.format(fmt, ...) else msg = tostring(fmt) end
-    local prefix = "[" .. state.label .. "] "
-    state.clear_bar()
-    state.out:write(prefix, kind, (msg:gsub("\n", "\n" .. prefix)), "\n")
+    emit_line(state, kind, msg)
   end
   return {
     -- log.info(fmt, ...): a line on stderr, string.format'ed when given arguments
@@ -63,8 +80,15 @@ local function new_log(state)
   }
 end
 
+-- "~N s left" from the pace so far, while done is between 0 and total.
+local function estimate(done, total, elapsed)
+  if not total or total <= 0 or done <= 0 or done >= total then return "" end
+  return (", ~%.1f s left"):format(elapsed / done * (total - done))
+end
+
 -- progress(done, total): a bar redrawn in place on a terminal; otherwise a
 -- line at the first call, then at most every PERIOD seconds, and at 100%.
+-- Both show the time elapsed and, with a total, an estimate of the rest.
 local function new_progress(state)
   local started, last, finished
   return function(done, total)
@@ -82,14 +106,14 @@ local function new_progress(state)
       local fill = frac and math.floor(frac * BAR_WIDTH + 0.5) or 0
       local bar = frac and ("[%s%s] %3d%% "):format(("#"):rep(fill), ("."):rep(BAR_WIDTH - fill), math.floor(frac * 100))
         or ""
-      out:write("\r\27[K[", state.label, "] ", bar, num(done), total and ("/" .. num(total)) or "",
-        complete and "\n" or "")
+      out:write("\r\27[K[" .. state.label .. "] " .. bar .. num(done) .. (total and ("/" .. num(total)) or "")
+        .. (", %.1f s"):format(now - started) .. estimate(done, total, now - started) .. (complete and "\n" or ""))
       state.bar = not complete
     else
       if not complete and last and now - last < PERIOD then return end
       local pct = frac and (" (%.1f%%)"):format(frac * 100) or ""
-      out:write(("[%s] progress %s%s%s, %.1f s\n"):format(state.label, num(done), total and ("/" .. num(total)) or "",
-        pct, now - started))
+      out:write(("[%s] progress %s%s%s, %.1f s%s\n"):format(state.label, num(done), total and ("/" .. num(total)) or "",
+        pct, now - started, estimate(done, total, now - started)))
     end
     last = now
     if complete then finished, started = done, nil end
@@ -155,6 +179,7 @@ end
 function new_env(state)
   local env = setmetatable({
     migration = state.info,
+    print = state.print,
     log = state.log,
     progress = state.progress,
     require = state.require,
@@ -169,7 +194,8 @@ end
 --   path     module search path for require, "?"-templates separated by ";"
 --   lib_dir  or a folder of helpers, searched as DIR/?.lua;DIR/?/init.lua
 --            (default: lib/ beside the migration, M.default_path(info))
---   out      stream for log and progress (default io.stderr)
+--   out      stream for log and progress (default: the run's reporter when
+--            the host has one, else io.stderr)
 --   tty      draw progress as a bar (default: whether stderr is a terminal)
 function M.env(info, opts)
   opts = opts or {}
@@ -178,7 +204,8 @@ function M.env(info, opts)
     label = label_of(info),
     path = opts.path or (opts.lib_dir and (opts.lib_dir .. "/?.lua;" .. opts.lib_dir .. "/?/init.lua"))
       or M.default_path(info),
-    out = opts.out or io.stderr,
+    out = opts.out or (sys.report and { write = function(_, text) sys.report("draw", text) end }) or io.stderr,
+    report = not opts.out and sys.report or nil,
     loaded = {},
     libs = copy_libs(),
     bar = false,
@@ -191,6 +218,7 @@ function M.env(info, opts)
     end
   end
   state.log = new_log(state)
+  state.print = new_print(state)
   state.progress = new_progress(state)
   state.require = new_require(state)
   return new_env(state)
