@@ -18,7 +18,7 @@
 static void notice(void *arg, const PGresult *r) {
   const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
   (void)arg;
-  if (state && strncmp(state, "57P", 3) == 0) return;
+  if (ms_sqlstate_connection_lost(state)) return;
   fprintf(stderr, "%s", PQresultErrorMessage(r));
 }
 
