@@ -2,6 +2,7 @@
  * command, as --flag VALUE or --flag=VALUE), applies the environment
  * defaults (DATABASE_URL, MOONSHIFT_DIR) and holds every help text. */
 #include "cli.h"
+#include "duration.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -126,35 +127,6 @@ int ms_cli_help(const char *command) {
   return 0;
 }
 
-/* Accepts 90, 90s, 500ms, 5m, 1h, 1.5s. */
-static int parse_duration(const char *s, double *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || v < 0) return -1;
-  if (!*end || strcmp(end, "s") == 0) *out = v;
-  else if (strcmp(end, "ms") == 0) *out = v / 1000;
-  else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0) *out = v * 60;
-  else if (strcmp(end, "h") == 0) *out = v * 3600;
-  else return -1;
-  return 0;
-}
-
-/* Accepts 512MB, 2GB, 1048576 (bytes); at least 1 MB. */
-static int parse_size(const char *s, size_t *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || v <= 0) return -1;
-  if (strcmp(end, "kB") == 0 || strcmp(end, "KB") == 0) v *= 1024;
-  else if (strcmp(end, "MB") == 0) v *= 1024.0 * 1024;
-  else if (strcmp(end, "GB") == 0) v *= 1024.0 * 1024 * 1024;
-  else if (*end) return -1;
-  if (v < 1024.0 * 1024) return -1;
-  *out = (size_t)v;
-  return 0;
-}
-
 static int parse_version(const char *s, int64_t *out) {
   char *end;
   if (!*s || *s == '-' || *s == '+') return -1;
@@ -181,17 +153,17 @@ static ms_status set_value(ms_ctx *c, ms_cli *o, const char *name, const char *v
   else if (strcmp(name, "dir") == 0) o->opts.dir = v;
   else if (strcmp(name, "table") == 0) o->opts.table = v;
   else if (strcmp(name, "lua-timeout") == 0) {
-    if (parse_duration(v, &o->opts.lua_timeout) != 0)
+    if (ms_duration_parse(v, &o->opts.lua_timeout) != 0)
       return ms_fail(c, MS_EUSAGE, "--lua-timeout takes a duration such as 10min, not '%s'", v);
   } else if (strcmp(name, "lua-memory") == 0) {
-    if (parse_size(v, &o->opts.lua_memory) != 0)
+    if (ms_size_parse(v, &o->opts.lua_memory) != 0 || o->opts.lua_memory < MS_LUA_MEMORY_MIN)
       return ms_fail(c, MS_EUSAGE, "--lua-memory takes a size of at least 1MB, such as 512MB or 2GB, not '%s'", v);
   } else if (strcmp(name, "lock") == 0) {
     if (strcmp(v, "advisory") == 0) o->opts.lock_mode = MS_LOCK_ADVISORY;
     else if (strcmp(v, "table") == 0) o->opts.lock_mode = MS_LOCK_TABLE;
     else return ms_fail(c, MS_EUSAGE, "--lock takes advisory or table, not '%s'", v);
   } else if (strcmp(name, "lock-lease") == 0) {
-    if (parse_duration(v, &o->opts.lock_lease) != 0 || o->opts.lock_lease < 0.5)
+    if (ms_duration_parse(v, &o->opts.lock_lease) != 0 || o->opts.lock_lease < MS_LEASE_MIN_SECONDS)
       return ms_fail(c, MS_EUSAGE, "--lock-lease takes a duration of at least 500ms, such as 30s, not '%s'", v);
   } else if (strcmp(name, "retries") == 0) {
     char *end;
@@ -202,7 +174,7 @@ static ms_status set_value(ms_ctx *c, ms_cli *o, const char *name, const char *v
     if (parse_version(v, &o->opts.to) != 0)
       return ms_fail(c, MS_EUSAGE, "--to takes a version (digits), not '%s'", v);
     o->opts.has_to = 1;
-  } else if (parse_duration(v, &o->opts.lock_timeout) != 0) {
+  } else if (ms_duration_parse(v, &o->opts.lock_timeout) != 0) {
     return ms_fail(c, MS_EUSAGE, "--%s takes a duration such as 30s, 500ms or 5m, not '%s'", name, v);
   }
   return MS_OK;

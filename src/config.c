@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "conn.h"
+#include "duration.h"
 #include "lbridge.h"
 #include "ldb.h"
 #include "report.h"
@@ -38,19 +39,15 @@ static const char *setting(ms_ctx *c, const char *key) {
   return v;
 }
 
-static double seconds_of(const char *d) {
-  char *end;
-  double v = strtod(d, &end);
-  if (strcmp(end, "us") == 0) return v / 1e6;
-  if (strcmp(end, "ms") == 0 || !*end) return v / 1000;
-  if (strcmp(end, "min") == 0) return v * 60;
-  if (strcmp(end, "h") == 0) return v * 3600;
-  if (strcmp(end, "d") == 0) return v * 86400;
-  return v;
-}
-
-static void apply(ms_ctx *c) {
+/* Fills the options the command line and environment left unset. A
+ * duration or size the config sets is read as on the command line
+ * (duration.c), with the same limits, and a bad one is MS_EUSAGE naming
+ * path and the key, also when a flag overrides it. */
+static ms_status apply(ms_ctx *c, const char *path) {
   const char *v;
+  double secs;
+  size_t bytes;
+  ms_status st = MS_OK;
   if (!c->opts.url && (v = setting(c, "url"))) c->opts.url = v;
   if (!c->opts.dir && (v = setting(c, "dir"))) c->opts.dir = v;
   if (!c->opts.table && (v = setting(c, "table"))) c->opts.table = v;
@@ -58,9 +55,24 @@ static void apply(ms_ctx *c) {
   if (!c->opts.statement_timeout_default) c->opts.statement_timeout_default = setting(c, "statement_timeout");
   if (c->opts.lock_mode == MS_LOCK_AUTO && (v = setting(c, "lock")))
     c->opts.lock_mode = strcmp(v, "table") == 0 ? MS_LOCK_TABLE : MS_LOCK_ADVISORY;
-  if (c->opts.lock_lease <= 0 && (v = setting(c, "lock_lease"))) c->opts.lock_lease = seconds_of(v);
-  if (c->opts.lua_timeout <= 0 && (v = setting(c, "lua_timeout"))) c->opts.lua_timeout = seconds_of(v);
-  if (c->opts.lua_memory == 0 && (v = setting(c, "lua_memory"))) c->opts.lua_memory = (size_t)(atof(v) * 1024 * 1024);
+  if ((v = setting(c, "lock_lease"))) {
+    if (ms_duration_parse(v, &secs) != 0 || secs < MS_LEASE_MIN_SECONDS)
+      st = ms_fail(c, MS_EUSAGE, "%s: lock_lease takes a duration of at least 500ms, such as 30s, not '%s'",
+                   path, v);
+    else if (c->opts.lock_lease <= 0) c->opts.lock_lease = secs;
+  }
+  if (st == MS_OK && (v = setting(c, "lua_timeout"))) {
+    if (ms_duration_parse(v, &secs) != 0)
+      st = ms_fail(c, MS_EUSAGE, "%s: lua_timeout takes a duration such as 10min, not '%s'", path, v);
+    else if (c->opts.lua_timeout <= 0) c->opts.lua_timeout = secs;
+  }
+  if (st == MS_OK && (v = setting(c, "lua_memory"))) {
+    if (ms_size_parse(v, &bytes) != 0 || bytes < MS_LUA_MEMORY_MIN)
+      st = ms_fail(c, MS_EUSAGE, "%s: lua_memory takes a size of at least 1MB, such as 512MB or 2GB, not '%s'",
+                   path, v);
+    else if (c->opts.lua_memory == 0) c->opts.lua_memory = bytes;
+  }
+  return st;
 }
 
 ms_status ms_config_load(ms_ctx *c, const char *path, const char *env) {
@@ -112,7 +124,7 @@ ms_status ms_config_load_text(ms_ctx *c, const char *path, const char *text, siz
       st = ms_fail(c, MS_EUSAGE, "%s", lua_tostring(L, -1));
     } else {
       c->config_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-      apply(c);
+      st = apply(c, path);
     }
   }
   lua_settop(L, top);

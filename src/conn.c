@@ -18,7 +18,7 @@
  * reported once, as moonshift's own error. */
 static void notice(void *arg, const PGresult *r) {
   const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-  if (state && strncmp(state, "57P", 3) == 0) return;
+  if (ms_sqlstate_connection_lost(state)) return;
   ms_event e = { .kind = MS_EV_NOTICE, .text = PQresultErrorMessage(r) };
   ms_report(arg, &e);
 }

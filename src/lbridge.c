@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "ldb.h"
+#include "pgerr.h"
 #include "runtime.h"
 
 /* Message handler: strings get a traceback appended; SQL error tables get a
@@ -101,7 +102,7 @@ ms_status ms_lua_fail(ms_ctx *c, ms_status code, const char *what) {
   }
   lua_pop(L, 1);
   if (code == MS_EFAILED) code = ms_conn_failure(c);
-  if (code == MS_EFAILED && (strncmp(c->sqlstate, "08", 2) == 0 || strncmp(c->sqlstate, "57P0", 4) == 0))
+  if (code == MS_EFAILED && ms_sqlstate_connection_lost(c->sqlstate))
     code = MS_ECONNECT;
   ms_status st = ms_fail(c, code, "%s", b.data ? b.data : "Lua error");
   ms_buf_free(&b);

@@ -69,8 +69,10 @@ static ms_status ensure_table(ms_ctx *c, const char *table) {
   ms_conn_notices(c, 1);
   ms_buf_free(&q);
   const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-  int raced = state && (strcmp(state, "23505") == 0 || strcmp(state, "42P07") == 0 ||
-                        strcmp(state, "42710") == 0 || strcmp(state, "42P06") == 0);
+  int raced = state && (strcmp(state, MS_SQLSTATE_UNIQUE_VIOLATION) == 0 ||
+                        strcmp(state, MS_SQLSTATE_DUPLICATE_TABLE) == 0 ||
+                        strcmp(state, MS_SQLSTATE_DUPLICATE_OBJECT) == 0 ||
+                        strcmp(state, MS_SQLSTATE_DUPLICATE_SCHEMA) == 0);
   st = ms_pg_ok(r) || raced ? MS_OK : ms_conn_report(c, r);
   PQclear(r);
   return st;

@@ -48,12 +48,15 @@ void ms_pgerr_from(const PGresult *r, const PGconn *conn, ms_pgerr *e) {
   }
 }
 
+int ms_sqlstate_connection_lost(const char *code) {
+  return code && (strncmp(code, MS_SQLSTATE_CLASS_CONNECTION, strlen(MS_SQLSTATE_CLASS_CONNECTION)) == 0 ||
+                  strncmp(code, MS_SQLSTATE_SESSION_ENDED_PREFIX, strlen(MS_SQLSTATE_SESSION_ENDED_PREFIX)) == 0);
+}
+
 int ms_pgerr_connection_lost(const ms_pgerr *e) {
-  const char *s = e->sqlstate;
   if (e->connection_lost) return 1;
   if (e->severity && (strcmp(e->severity, "FATAL") == 0 || strcmp(e->severity, "PANIC") == 0)) return 1;
-  return s && (strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 || strcmp(s, "57P02") == 0 ||
-               strcmp(s, "57P03") == 0);
+  return ms_sqlstate_connection_lost(e->sqlstate);
 }
 
 void ms_text_linecol(const char *text, size_t len, size_t off, int *line, int *col) {

@@ -14,6 +14,17 @@ struct pg_result;
 #define MS_SQLSTATE_INVALID_SCHEMA_NAME "3F000"
 #define MS_SQLSTATE_LOCK_NOT_AVAILABLE "55P03"
 #define MS_SQLSTATE_QUERY_CANCELED "57014"
+#define MS_SQLSTATE_UNIQUE_VIOLATION "23505"
+#define MS_SQLSTATE_DUPLICATE_TABLE "42P07"
+#define MS_SQLSTATE_DUPLICATE_OBJECT "42710"
+#define MS_SQLSTATE_DUPLICATE_SCHEMA "42P06"
+
+/* SQLSTATE prefixes, compared with strncmp over their length: class 08
+ * (connection exception) and 57P01-57P05 (admin_shutdown, crash_shutdown,
+ * cannot_connect_now, database_dropped, idle_session_timeout: the server
+ * ended the session). */
+#define MS_SQLSTATE_CLASS_CONNECTION "08"
+#define MS_SQLSTATE_SESSION_ENDED_PREFIX "57P0"
 
 typedef struct ms_pgerr {
   const char *severity, *sqlstate, *message, *detail, *hint, *context;
@@ -30,9 +41,14 @@ int ms_pg_no_table(const struct pg_result *r);
 /* Fills e from r; the strings point into r (valid until PQclear). */
 void ms_pgerr_from(const struct pg_result *r, const struct pg_conn *conn, ms_pgerr *e);
 
-/* 1 when e means the session is gone: a FATAL or PANIC error, SQLSTATE
- * class 08 (connection exception) or 57P01-57P03 (server shutting down). */
+/* 1 when e means the session is gone: no server message on a bad
+ * connection, a FATAL or PANIC error, or ms_sqlstate_connection_lost. */
 int ms_pgerr_connection_lost(const ms_pgerr *e);
+
+/* 1 when SQLSTATE code (may be NULL or empty: 0) says the session is gone:
+ * class 08 (connection exception) or 57P0x (the server ended it). The one
+ * test for that, for errors, notices and errors raised through Lua. */
+int ms_sqlstate_connection_lost(const char *code);
 
 /* Condition name of a SQLSTATE (e.g. "undefined_table"), or NULL. */
 const char *ms_sqlstate_name(const char *code);

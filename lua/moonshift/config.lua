@@ -7,7 +7,7 @@ local M = {}
 local SETTINGS = {
   url = "string", dir = "string", table = "string", lock = "string",
   lock_timeout = "string", statement_timeout = "string", lock_lease = "string",
-  lib_path = "string", variables = "table", lua_timeout = "string", lua_memory = "number",
+  lib_path = "string", variables = "table", lua_timeout = "string", lua_memory = "string",
 }
 local TOP_ONLY = { environments = "table", hooks = "table", commands = "table" }
 local HOOKS = { before_all = true, after_all = true, before_each = true, after_each = true, on_error = true }
@@ -36,7 +36,10 @@ local function fail(path, source, key, msg)
   error((line and ("%s:%d: "):format(path, line) or (path .. ": ")) .. msg, 0)
 end
 
-local function is_duration(s)
+-- A PostgreSQL duration (lock_timeout and statement_timeout are sent to the
+-- server as they are). moonshift's own durations and sizes (lock_lease,
+-- lua_timeout, lua_memory) are read by the C core as on the command line.
+local function is_pg_duration(s)
   local digits, unit = s:match("^(%d+)(%a*)$")
   if not digits then return false end
   for _, u in ipairs({ "", "us", "ms", "s", "min", "h", "d" }) do
@@ -59,15 +62,16 @@ local function check_settings(t, path, source, where, allowed)
       table.sort(known)
       fail(path, source, k, ("unknown key '%s' in %s (known: %s)"):format(k, where, table.concat(known, ", ")))
     end
+    if k == "lua_memory" and type(v) == "number" then
+      fail(path, source, k, ("'lua_memory' in %s must be a string such as \"512MB\", as for --lua-memory "
+        .. "(a bare number is bytes), not the number %s"):format(where, tostring(v)))
+    end
     if type(v) ~= want then
       fail(path, source, k, ("'%s' in %s must be a %s, not a %s"):format(k, where, want, type(v)))
     end
   end
-  if t.lua_memory and (math.type(t.lua_memory) ~= "integer" or t.lua_memory < 1) then
-    fail(path, source, "lua_memory", "'lua_memory' must be a whole number of megabytes (1 or more)")
-  end
-  for _, k in ipairs({ "lock_timeout", "statement_timeout", "lock_lease", "lua_timeout" }) do
-    if t[k] and not is_duration(t[k]) then
+  for _, k in ipairs({ "lock_timeout", "statement_timeout" }) do
+    if t[k] and not is_pg_duration(t[k]) then
       fail(path, source, k, ("'%s' must be a duration such as \"2s\" or \"10min\", not %q"):format(k, t[k]))
     end
   end
