@@ -364,11 +364,11 @@ describe("the database line", function()
                             { "down" }, { "up" }, { "check" } }) do
       local res = H.run(cmd(args[1], url, dir, table.unpack(args, 2)))
       assert.are.equal(0, res.code, table.concat(args, " ") .. ": " .. res.err)
-      local first = lines(res.err)[1] or ""
+      local first = lines(res.err_raw)[1] or ""
       assert.matches(database_line(name, "127.0.0.1"), first)
-      local _, n = res.err:gsub('moonshift: database "', "")
+      local _, n = res.err_raw:gsub('moonshift: database "', "")
       assert.are.equal(1, n, table.concat(args, " ") .. " named the database more than once:\n" .. res.err)
-      assert.is_nil((res.out .. res.err):find("pw-line-7", 1, true), "the password was printed")
+      assert.is_nil((res.out .. res.err_raw):find("pw-line-7", 1, true), "the password was printed")
     end
     assert.are.same({ "1", "2", "3" }, versions(H.url(name)))
   end)
@@ -377,16 +377,16 @@ describe("the database line", function()
     local _, name = H.new_db()
     local dir = three()
     local res = H.run_ok(cmd("status", H.socket_url(name), dir))
-    assert.matches(database_line(name, os.getenv("PGHOST")), lines(res.err)[1] or "")
+    assert.matches(database_line(name, os.getenv("PGHOST")), lines(res.err_raw)[1] or "")
   end)
 
   it("is dropped by --quiet and -q", function()
     local url, name = H.new_db()
     local dir = three()
     local res = H.run_ok(cmd("up", url, dir, "--quiet", "--to", "1"))
-    assert.is_nil(res.err:find('database "' .. name .. '"', 1, true), res.err)
+    assert.is_nil(res.err_raw:find('database "' .. name .. '"', 1, true), res.err_raw)
     res = H.run_ok(cmd("up", url, dir, "-q"))
-    assert.is_nil(res.err:find('database "' .. name .. '"', 1, true), res.err)
+    assert.is_nil(res.err_raw:find('database "' .. name .. '"', 1, true), res.err_raw)
     assert.are.same({ "1", "2", "3" }, versions(url))
   end)
 
@@ -399,7 +399,7 @@ describe("the database line", function()
     local res = run_env({ "up", "--to", "1", "--dir", dir }, set, unset, { cwd = cwd })
     assert.are.equal(0, res.code, res.err)
     assert.matches(database_line(name, os.getenv("PGHOST")) .. " %(from PGHOST, PGPORT, PGDATABASE%)$",
-      lines(res.err)[1] or "")
+      lines(res.err_raw)[1] or "")
     assert.are.same({ "1" }, versions(url))
 
     -- no PGDATABASE: libpq's default, the user's name
@@ -408,7 +408,7 @@ describe("the database line", function()
     res = run_env({ "version", "--dir", dir }, set, unset, { cwd = cwd })
     assert.are.equal(0, res.code, res.err)
     assert.matches(database_line(os.getenv("PGUSER"), os.getenv("PGHOST")) .. " %(from PGHOST, PGPORT%)$",
-      lines(res.err)[1] or "")
+      lines(res.err_raw)[1] or "")
   end)
 
   it("without a URL or any of libpq's variables, a command refuses with exit 2 and connects nowhere", function()

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+#include "mask.h"
+
 typedef struct cmd_help { const char *name, *usage, *text; } cmd_help;
 
 static const cmd_help commands[] = {
@@ -146,7 +149,22 @@ static int takes_value(const char *name) {
   return 0;
 }
 
+static ms_status parse_value(ms_ctx *c, ms_cli *o, const char *name, const char *v);
+
+/* Sets option `name`; a refusal echoes the value masked, since a URL
+ * given in the wrong place must not leak its password. */
 static ms_status set_value(ms_ctx *c, ms_cli *o, const char *name, const char *v) {
+  ms_status st = parse_value(c, o, name, v);
+  if (st != MS_OK && c->err) {
+    ms_buf b = {0};
+    ms_mask_secrets(&b, c->err);
+    if (b.data) { free(c->err); c->err = strdup(b.data); }
+    ms_buf_free(&b);
+  }
+  return st;
+}
+
+static ms_status parse_value(ms_ctx *c, ms_cli *o, const char *name, const char *v) {
   if (strcmp(name, "url") == 0) o->opts.url = v;
   else if (strcmp(name, "config") == 0) o->config = v;
   else if (strcmp(name, "env") == 0) o->env = v;

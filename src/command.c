@@ -117,7 +117,13 @@ ms_status ms_command_run(ms_ctx *c, const char *name, const char *const *v, int 
   const command *k = find(name);
   ms_lua_bind(c);
   if (!k && ms_config_has_command(c, name)) return run_custom(c, name, v, n);
-  if (!k) return ms_fail(c, MS_EUSAGE, "unknown command '%s' (see moonshift --help)", name);
+  if (!k) {
+    ms_buf shown = {0};
+    ms_mask_secrets(&shown, name);
+    ms_status st = ms_fail(c, MS_EUSAGE, "unknown command '%s' (see moonshift --help)", shown.data ? shown.data : "?");
+    ms_buf_free(&shown);
+    return st;
+  }
   args x = { v, n, 0 };
   ms_applied a = {0};
   c->done = 0;

@@ -13,8 +13,8 @@
 #include "pgerr.h"
 #include "report.h"
 
-/* Server notices go to stderr as the server words them, except the
- * warning a backend sends as the server shuts down: the lost connection is
+/* Server notices go to the reporter as the server words them, except those
+ * of a session that is going away (shutdown, lost connection): that is
  * reported once, as moonshift's own error. */
 static void notice(void *arg, const PGresult *r) {
   const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);

@@ -47,6 +47,7 @@ static int wants_json(int argc, char **argv) {
 
 /* The help texts: moonshift's and the config's commands. */
 static ms_status help(ms_ctx *c, const ms_cli *cli) {
+  if (!cli->help && cli->opts.json) return ms_fail(c, MS_EUSAGE, "no command given");
   if (cli->command && !ms_cli_help(cli->command) && !ms_config_has_command(c, cli->command))
     return ms_fail(c, MS_EUSAGE, "unknown command '%s' (see moonshift --help)", cli->command);
   if (!cli->command) {

@@ -49,6 +49,29 @@ static void show_statement(const ms_event *e) {
   putchar('\n');
 }
 
+/* A migration's output: each line after "[label] ", the label being its
+ * file's name without the extension (what the sandbox draws its progress
+ * with). */
+static void show_log(const ms_event *e, size_t n) {
+  const char *label = NULL;
+  size_t ln = 0;
+  if (e->migration && e->migration->path) {
+    const char *p = e->migration->path, *slash = strrchr(p, '/'), *dot;
+    label = slash ? slash + 1 : p;
+    dot = strrchr(label, '.');
+    ln = dot ? (size_t)(dot - label) : strlen(label);
+  }
+  const char *s = e->text, *end = s + n;
+  while (s <= end) {
+    const char *nl = memchr(s, '\n', (size_t)(end - s));
+    size_t k = nl ? (size_t)(nl - s) : (size_t)(end - s);
+    if (label) fprintf(stderr, "[%.*s] ", (int)ln, label);
+    fprintf(stderr, "%.*s\n", (int)k, s);
+    if (!nl) break;
+    s = nl + 1;
+  }
+}
+
 static void show_target(ms_textout *t, const ms_target *g) {
   if (t->quiet || !g) return;
   fprintf(stderr, "moonshift: database \"%s\" on %s:%s as %s%s%s%s\n", g->dbname, g->host, g->port,
@@ -65,13 +88,18 @@ void ms_textout_side(ms_textout *t, const ms_event *e) {
     err_line(t, "", e->text, n);
     if (t->verbose && e->detail && *e->detail) err_line(t, "  its query: ", e->detail, strlen(e->detail));
     break;
-  case MS_EV_LOG:
+  case MS_EV_LOG: {
+    int was = t->applying;
+    clear_applying(t);
+    show_log(e, n);
+    if (was) show_applying(t);
+    break;
+  }
   case MS_EV_NOTICE:
   case MS_EV_DRAW: {
     int was = t->applying;
     clear_applying(t);
     fwrite(e->text, 1, n, stderr);
-    if (e->kind == MS_EV_LOG) fputc('\n', stderr);
     if (was && e->kind != MS_EV_DRAW) show_applying(t);
     break;
   }

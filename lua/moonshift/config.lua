@@ -132,13 +132,23 @@ function M.resolve(cfg, path, source, env)
   return out
 end
 
+-- print(...) of hooks and commands: to the run's reporter (stderr, or the
+-- --json document's log) when the host has one.
+local have_sys, sys = pcall(require, "moonshift.sys")
+local function report_print(...)
+  local parts = table.pack(...)
+  for i = 1, parts.n do parts[i] = tostring(parts[i]) end
+  sys.report("log", table.concat(parts, "\t", 1, parts.n))
+end
+
 -- The environment a config file runs in: the standard globals (os.getenv
--- included), without os.exit.
+-- included), without os.exit, with print going to the run's reporter.
 function M.env()
   local env_os = setmetatable({
     exit = function() error("os.exit is not allowed in moonshift.lua", 2) end,
   }, { __index = os })
-  local env = setmetatable({ os = env_os }, { __index = _G })
+  local env = setmetatable({ os = env_os, print = have_sys and sys.report and report_print or nil },
+    { __index = _G })
   env._G = env
   return env
 end

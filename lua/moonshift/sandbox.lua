@@ -50,11 +50,12 @@ local function num(x)
 end
 
 -- One line of the migration's output, "[label] " before each of its lines.
+-- The reporter adds the label itself (the --json log keeps the bare text).
 local function emit_line(state, kind, msg)
-  local prefix = "[" .. state.label .. "] "
   state.clear_bar()
-  local text = prefix .. kind .. msg:gsub("\n", "\n" .. prefix)
-  if state.report then state.report("log", text) else state.out:write(text, "\n") end
+  if state.report then state.report("log", kind .. msg) return end
+  local prefix = "[" .. state.label .. "] "
+  state.out:write(prefix, kind, (msg:gsub("\n", "\n" .. prefix)), "\n")
 end
 
 -- print(...): like Lua's, to the run's reporter instead of stdout
