@@ -15,6 +15,7 @@
 #include "command.h"
 #include "jsondoc.h"
 #include "runtime.h"
+#include "session.h"
 
 struct moonshift {
   lua_State *L;
@@ -85,7 +86,7 @@ moonshift *moonshift_open(const moonshift_options *o) {
   moonshift *m = calloc(1, sizeof *m);
   if (!m) return NULL;
   m->alloc.limit = (size_t)1 << 30;
-  m->L = ms_runtime_newstate(&m->alloc);
+  m->L = ms_runtime_newstate(&m->alloc, NULL);
   m->lock_timeout = -1;
   if (o) {
     m->url = o->url ? strdup(o->url) : NULL;

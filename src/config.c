@@ -20,7 +20,6 @@
 #include "lbridge.h"
 #include "ldb.h"
 #include "report.h"
-#include "project.h"
 #include "source.h"
 
 /* Pushes the resolved config table, or nil. */

@@ -1,4 +1,4 @@
-/* ctx.c: the run context's error message, its release, -v detail and the
+/* ctx.c: the run context's error message, its folder, -v detail and the
  * clock. */
 #include "ms.h"
 
@@ -8,13 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <libpq-fe.h>
-
 #include "buf.h"
 #include "report.h"
-#include "source.h"
-#include "lock.h"
-#include "sumpool.h"
 
 ms_status ms_fail(ms_ctx *c, ms_status code, const char *fmt, ...) {
   va_list ap;
@@ -32,25 +27,8 @@ ms_status ms_fail(ms_ctx *c, ms_status code, const char *fmt, ...) {
   return code;
 }
 
-void ms_ctx_release(ms_ctx *c) {
-  if (c->conn) {
-    if (c->locked) ms_lock_release(c);
-    PQfinish(c->conn);
-    c->conn = NULL;
-  }
-  ms_sumpool_finish(c, 0);
-  if (c->src) {
-    ms_source_free(c->src);
-    free(c->src);
-    c->src = NULL;
-  }
-  free(c->err);
-  free(c->table_schema);
-  free(c->table_name);
-  free(c->table_sql);
-  free(c->history_name);
-  free(c->history_sql);
-  c->err = c->table_schema = c->table_name = c->table_sql = c->history_name = c->history_sql = NULL;
+const char *ms_project_dir(const ms_ctx *c) {
+  return c->opts.dir && *c->opts.dir ? c->opts.dir : "migrations";
 }
 
 void ms_verbose(ms_ctx *c, const char *fmt, ...) {

@@ -8,6 +8,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "lmodule.h"
 #include "moonshift.h"
 
 #define HANDLE_MT "moonshift.handle"
@@ -132,8 +133,6 @@ static const luaL_Reg handle_methods[] = {
   { "up", l_handle_up }, { "down", l_handle_down }, { "status", l_handle_status },
   { "check", l_handle_check }, { "close", l_handle_close }, { NULL, NULL }
 };
-
-void ms_lapi_open(lua_State *L);
 
 void ms_lapi_open(lua_State *L) {
   luaL_newmetatable(L, HANDLE_MT);

@@ -21,7 +21,6 @@
 #include "conn.h"
 #include "lock.h"
 #include "pgerr.h"
-#include "tracker.h"
 
 typedef struct lease {
   char owner[320];       /* host:pid:random */

@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "checksum.h"
+#include "lmodule.h"
 #include "mask.h"
 #include "runtime.h"
 #include "source.h"
@@ -17,7 +18,6 @@
 #include "sqlsplit.h"
 
 int luaopen_moonshift(lua_State *L);
-void ms_lapi_open(lua_State *L);
 
 static const char *role_name(ms_name_role r) {
   static const char *const names[] = { "ignored", "single", "up", "down", "bad" };

@@ -1,6 +1,7 @@
 /* lsplit.c: the Lua face of the splitter (sqlsplit.h) and of textpos.h:
  * ms.split, ms.split_classify, ms.split_charpos and ms.split_linecol,
  * registered by ms_lsplit_open into the moonshift module table. */
+#include "lmodule.h"
 #include "sqlsplit.h"
 #include "textpos.h"
 

@@ -48,7 +48,7 @@ static ms_status lua_check(ms_ctx *c, ms_migration *m, int down);
 
 static int lua_allows_late(ms_ctx *c, ms_migration *m) {
   if (lua_check(c, m, 0) != MS_OK) return 0;
-  lua_rawgeti(c->L, LUA_REGISTRYINDEX, m->lua_ref);
+  lua_rawgeti(c->L, LUA_REGISTRYINDEX, m->handle);
   lua_getfield(c->L, -1, "out_of_order");
   int ok = lua_toboolean(c->L, -1);
   lua_pop(c->L, 2);
@@ -118,15 +118,15 @@ static ms_status load(ms_ctx *c, ms_migration *m) {
   if (st != MS_OK) return st;
   if (ms_lua_pcall(L, 0, 1) != LUA_OK) return ms_lua_fail(c, MS_EUSAGE, NULL);
   st = check_shape(c, m);
-  if (st == MS_OK) m->lua_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (st == MS_OK) m->handle = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_settop(L, top);
   return st;
 }
 
 static ms_status lua_check(ms_ctx *c, ms_migration *m, int down) {
-  ms_status st = m->lua_ref == LUA_NOREF ? load(c, m) : MS_OK;
+  ms_status st = !m->handle ? load(c, m) : MS_OK;
   if (st != MS_OK || !down) return st;
-  lua_rawgeti(c->L, LUA_REGISTRYINDEX, m->lua_ref);
+  lua_rawgeti(c->L, LUA_REGISTRYINDEX, m->handle);
   int has_down = lua_getfield(c->L, -1, "down") == LUA_TFUNCTION;
   lua_pop(c->L, 2);
   return has_down ? MS_OK : ms_fail(c, MS_EUSAGE, "%s: has no down function, so it cannot be rolled back", m->path);
@@ -135,7 +135,7 @@ static ms_status lua_check(ms_ctx *c, ms_migration *m, int down) {
 /* A string field of the migration's table (kept alive by the table, which
  * the registry holds for the run), or NULL. */
 static const char *field(ms_ctx *c, const ms_migration *m, const char *key) {
-  lua_rawgeti(c->L, LUA_REGISTRYINDEX, m->lua_ref);
+  lua_rawgeti(c->L, LUA_REGISTRYINDEX, m->handle);
   const char *v = lua_getfield(c->L, -1, key) == LUA_TSTRING ? lua_tostring(c->L, -1) : NULL;
   lua_pop(c->L, 2);
   return v;
@@ -144,7 +144,7 @@ static const char *field(ms_ctx *c, const ms_migration *m, const char *key) {
 static ms_status lua_open(ms_ctx *c, ms_step *s) {
   ms_status st = lua_check(c, s->m, s->down);
   if (st != MS_OK) return st;
-  lua_rawgeti(c->L, LUA_REGISTRYINDEX, s->m->lua_ref);
+  lua_rawgeti(c->L, LUA_REGISTRYINDEX, s->m->handle);
   s->tx = lua_getfield(c->L, -1, "transaction") != LUA_TBOOLEAN || lua_toboolean(c->L, -1);
   lua_pop(c->L, 2);
   s->lock_timeout = field(c, s->m, "lock_timeout");
@@ -159,7 +159,7 @@ static ms_status lua_body(ms_ctx *c, ms_step *s) {
   if (!s->live) return MS_OK;
   int top = lua_gettop(L);
   ms_status st = MS_OK;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, s->m->lua_ref);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->m->handle);
   lua_getfield(L, -1, s->down ? "down" : "up");
   ms_ldb_push(L, c);
   ms_lua_guard(c, 1);

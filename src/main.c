@@ -20,6 +20,7 @@
 #include "config.h"
 #include "jsondoc.h"
 #include "runtime.h"
+#include "session.h"
 #include "textout.h"
 
 #define MS_VERSION "0.1.0"
@@ -118,7 +119,15 @@ static int l_main(lua_State *L) {
   return 1;
 }
 
-static int l_panic_handler(lua_State *L) {
+/* Lua's panic function: the last words of a bug (nothing runs unprotected). */
+static int l_panic(lua_State *L) {
+  const char *msg = lua_tostring(L, -1);
+  fprintf(stderr, "moonshift: internal error (unprotected Lua error): %s\n", msg ? msg : "?");
+  return 0;
+}
+
+/* The message handler of the protected main: a traceback for the report. */
+static int l_msghandler(lua_State *L) {
   const char *msg = lua_tostring(L, -1);
   luaL_traceback(L, L, msg ? msg : "(no message)", 1);
   return 1;
@@ -128,13 +137,13 @@ int main(int argc, char **argv) {
   main_args a = { argc, argv, NULL };
   signal(SIGPIPE, SIG_IGN);
   ms_alloc alloc = { 0, 0 };
-  lua_State *L = ms_runtime_newstate(&alloc);
+  lua_State *L = ms_runtime_newstate(&alloc, l_panic);
   if (!L) {
     fprintf(stderr, "moonshift: out of memory\n");
     return MS_EFAILED;
   }
   a.alloc = &alloc;
-  lua_pushcfunction(L, l_panic_handler);
+  lua_pushcfunction(L, l_msghandler);
   lua_pushcfunction(L, l_main);
   lua_pushlightuserdata(L, &a);
   int rc = lua_pcall(L, 1, 1, 1);

@@ -10,13 +10,7 @@
 struct lua_State;
 struct pg_conn;
 
-#if defined(__GNUC__)
-#define MS_MUST_CHECK __attribute__((warn_unused_result))
-#define MS_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define MS_MUST_CHECK
-#define MS_PRINTF(a, b)
-#endif
+#include "attr.h"
 
 /* Exit codes, documented in README.md. Status-returning ms_ functions return
  * one of these; only main turns them into the process exit code. */
@@ -63,7 +57,7 @@ struct ms_source;
 struct ms_reporter;
 
 /* The run context. It owns everything that must be released on any exit path:
- * main wraps it in a userdata whose __gc calls ms_ctx_release. */
+ * main wraps it in a userdata whose __gc calls ms_ctx_release (session.h). */
 typedef struct ms_ctx {
   struct lua_State *L;
   struct pg_conn *conn;
@@ -96,9 +90,8 @@ typedef struct ms_ctx {
  * returns code, so callers can write `return ms_fail(c, MS_EUSAGE, ...)`. */
 ms_status ms_fail(ms_ctx *c, ms_status code, const char *fmt, ...) MS_PRINTF(3, 4);
 
-/* Releases everything the context owns (connection, lock, sources). Safe to
- * call twice. */
-void ms_ctx_release(ms_ctx *c);
+/* The migrations folder in use (--dir, MOONSHIFT_DIR, or "migrations"). */
+const char *ms_project_dir(const ms_ctx *c);
 
 /* With -v: an MS_EV_INFO event with the formatted text (statement
  * durations); nothing otherwise. */

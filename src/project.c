@@ -1,5 +1,5 @@
-/* project.c: the shared opening steps of the commands (folder scan,
- * connection, tracking table) and version formatting. */
+/* project.c: the folder scan of a command, and versions as its files
+ * name them. */
 #include "project.h"
 
 #include <errno.h>
@@ -7,23 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "conn.h"
 #include "source.h"
-#include "tracker.h"
-
-const char *ms_project_dir(const ms_ctx *c) {
-  return c->opts.dir && *c->opts.dir ? c->opts.dir : "migrations";
-}
 
 ms_status ms_project_scan(ms_ctx *c) {
   c->src = calloc(1, sizeof *c->src);
   if (!c->src) return ms_fail(c, MS_EFAILED, "out of memory");
   return ms_source_scan(c, ms_project_dir(c), c->src);
-}
-
-ms_status ms_project_connect(ms_ctx *c) {
-  ms_status st = ms_conn_open(c);
-  return st == MS_OK ? ms_tracker_resolve(c) : st;
 }
 
 void ms_fmt_version(const ms_ctx *c, int64_t v, char *out, size_t n) {

@@ -1,19 +1,12 @@
-/* project.h: what every command starts with: the migrations folder, the
- * connection and the tracking table's name. */
+/* project.h: the migrations folder of a command, and version formatting. */
 #ifndef MS_PROJECT_H
 #define MS_PROJECT_H
 
 #include <stddef.h>
 #include "ms.h"
 
-/* The migrations folder in use (--dir, MOONSHIFT_DIR, or "migrations"). */
-const char *ms_project_dir(const ms_ctx *c);
-
 /* Scans the folder into c->src (MS_EUSAGE on folder problems). */
 ms_status ms_project_scan(ms_ctx *c) MS_MUST_CHECK;
-
-/* Connects and resolves the tracking table. */
-ms_status ms_project_connect(ms_ctx *c) MS_MUST_CHECK;
 
 /* Formats a version as its file names it (001), or plainly without a file. */
 void ms_fmt_version(const ms_ctx *c, int64_t v, char *out, size_t n);

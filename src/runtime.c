@@ -5,7 +5,6 @@
 
 #include "ldb.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 
 #include <lauxlib.h>
@@ -38,15 +37,9 @@ static void *l_runtime_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   return p;
 }
 
-static int l_runtime_panic(lua_State *L) {
-  const char *msg = lua_tostring(L, -1);
-  fprintf(stderr, "moonshift: internal error (unprotected Lua error): %s\n", msg ? msg : "?");
-  return 0;
-}
-
-lua_State *ms_runtime_newstate(ms_alloc *a) {
+lua_State *ms_runtime_newstate(ms_alloc *a, int (*panic)(lua_State *L)) {
   lua_State *L = lua_newstate(l_runtime_alloc, a);
-  if (L) lua_atpanic(L, l_runtime_panic);
+  if (L && panic) lua_atpanic(L, panic);
   return L;
 }
 

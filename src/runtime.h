@@ -23,8 +23,10 @@ extern const ms_embedded ms_embedded_files[];
  * machine's memory. */
 typedef struct ms_alloc { size_t used, limit; } ms_alloc;
 
-/* A new Lua state using a's accounting (a must outlive it), or NULL. */
-struct lua_State *ms_runtime_newstate(ms_alloc *a);
+/* A new Lua state using a's accounting (a must outlive it), or NULL. panic
+ * (may be NULL) is called, before Lua aborts, for an error outside any
+ * protected call: everything runs protected, so only a bug gets there. */
+struct lua_State *ms_runtime_newstate(ms_alloc *a, int (*panic)(struct lua_State *L));
 
 /* Registers every embedded module in package.preload. Stack: [-0, +0];
  * may raise (memory). */

@@ -16,6 +16,7 @@
 #include "report.h"
 #include "source.h"
 #include "sumpool.h"
+#include "tracker.h"
 
 /* A migration left failed part way blocks up, down and redo until the
  * operator decides with repair or force. */
@@ -93,6 +94,7 @@ static ms_status connect(ms_ctx *c) {
     ms_report(c, &e);
     st = ms_tracker_resolve(c);
   }
+  if (st == MS_OK) c->lock_key = ms_lock_key(c->table_schema, c->table_name);
   ms_buf_free(&from);
   return st;
 }
@@ -125,4 +127,25 @@ ms_status ms_session_close(ms_ctx *c, ms_status st) {
   }
   if (c->conn && c->locked) ms_lock_release(c);
   return st;
+}
+
+void ms_ctx_release(ms_ctx *c) {
+  if (c->conn) {
+    if (c->locked) ms_lock_release(c);
+    PQfinish(c->conn);
+    c->conn = NULL;
+  }
+  ms_sumpool_finish(c, 0);
+  if (c->src) {
+    ms_source_free(c->src);
+    free(c->src);
+    c->src = NULL;
+  }
+  free(c->err);
+  free(c->table_schema);
+  free(c->table_name);
+  free(c->table_sql);
+  free(c->history_name);
+  free(c->history_sql);
+  c->err = c->table_schema = c->table_name = c->table_sql = c->history_name = c->history_sql = NULL;
 }

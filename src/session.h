@@ -34,4 +34,8 @@ ms_status ms_session_lock(ms_ctx *c, unsigned what, ms_applied *a) MS_MUST_CHECK
 /* Rolls back the dry run's transaction and releases the lock; returns st. */
 ms_status ms_session_close(ms_ctx *c, ms_status st);
 
+/* Releases everything the context owns (connection, lock, sources, the
+ * hashing workers). Safe to call twice. */
+void ms_ctx_release(ms_ctx *c);
+
 #endif

@@ -143,7 +143,6 @@ static ms_status collect(ms_ctx *c, const char *dir, ms_source *s, ms_buf *errs)
       m.version = nm.version;
       m.vwidth = (int)nm.name_off - 1;
       m.kind = nm.kind;
-      m.lua_ref = -2; /* LUA_NOREF */
       m.name = strndup(e->d_name + nm.name_off, nm.name_len);
       m.path = path;
       m.pair = nm.role == MS_NAME_UP ? 1 : nm.role == MS_NAME_DOWN ? 2 : 0;

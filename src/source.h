@@ -13,7 +13,8 @@ typedef struct ms_migration {
   char *path;          /* the file (the up file of an .up.sql/.down.sql pair) */
   char *down_path;     /* the .down.sql file of a pair, else NULL */
   ms_kind kind;
-  int lua_ref;         /* registry ref of a loaded Lua migration's table, or LUA_NOREF */
+  int handle;          /* the kind's handle on the loaded file (luarun.c: where the Lua
+                        * registry keeps its table); 0 until loaded */
   int pair;            /* during the scan: 1 for an .up.sql file, 2 for a .down.sql */
   char *checksum;      /* computed once, on first use (runner.c), else NULL */
   int resume_done;     /* set by the plan: statements a failed attempt applied */

@@ -2,15 +2,16 @@
  * `psql -f` would end them (quotes, dollar quotes, nested comments, parens,
  * BEGIN ATOMIC bodies), plus goose StatementBegin/End blocks, pg_dump COPY
  * data and \restrict lines. Iterates over a caller-owned buffer without
- * copying; uses only the C library. ms_lsplit_open (lsplit.c) is the Lua face. */
+ * copying; uses only the C library. lsplit.c is the Lua face. */
 #ifndef MS_SQLSPLIT_H
 #define MS_SQLSPLIT_H
 
 #include <stddef.h>
 
-#include "ms.h"
+#include <stddef.h>
 
-struct lua_State;
+#include "attr.h"
+
 
 /* What a piece is, decided from its first keywords. */
 typedef enum ms_class {
@@ -87,9 +88,5 @@ ms_class ms_split_classify(const char *stmt, size_t len);
 /* The short name of a class: "sql", "txn", "notx", "addvalue", "copy",
  * "meta_skip" or "empty". Static storage. */
 const char *ms_split_classname(ms_class cls);
-
-/* Lua binding (lsplit.c). Stack: [-0, +0]; sets split, split_classify,
- * split_charpos and split_linecol (textpos.h) in the table on top of the stack. */
-void ms_lsplit_open(struct lua_State *L);
 
 #endif

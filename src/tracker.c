@@ -14,7 +14,6 @@
 #include <libpq-fe.h>
 
 #include "conn.h"
-#include "lock.h"
 #include "pgerr.h"
 #include "report.h"
 
@@ -66,7 +65,6 @@ ms_status ms_tracker_resolve(ms_ctx *c) {
   c->history_sql = hb.data;
   if (!c->table_sql || !c->history_sql) return ms_fail(c, MS_EFAILED, "out of memory");
   if (gethostname(c->host, sizeof c->host - 1) != 0) strcpy(c->host, "unknown");
-  c->lock_key = ms_lock_key(c->table_schema, c->table_name);
   return MS_OK;
 }
 

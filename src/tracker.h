@@ -28,7 +28,7 @@ typedef struct ms_applied {
 } ms_applied;
 
 /* Resolves the table from opts.table ([schema.]name; without a schema, the
- * connection's current_schema() at start), fills c->table_* and c->lock_key. */
+ * connection's current_schema() at start) and fills c->table_*. */
 ms_status ms_tracker_resolve(ms_ctx *c) MS_MUST_CHECK;
 
 /* Reads the applied rows; a missing table reads as none. */
