@@ -6,18 +6,46 @@ PKGS      := lua5.4 libpq libcrypto jansson
 CFLAGS    ?= -O2 -g
 WARN      := -Wall -Wextra -Werror -Wshadow -Wundef -Wwrite-strings \
              -Wmissing-prototypes -Wstrict-prototypes
-ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC $(WARN) $(CFLAGS) \
-             $(shell pkg-config --cflags $(PKGS)) -Isrc -Ibuild -MMD -MP
+BASE_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC $(WARN) $(CFLAGS) -MMD -MP
 LIBS      := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 LUA       ?= lua5.4
 
-LIB_SRC   := $(filter-out src/main.c,$(wildcard src/*.c))
-LIB_OBJ   := $(LIB_SRC:src/%.c=build/obj/%.o) build/obj/embedded.o
+# The parts of src/, one folder each (docs/design.md draws them). A part is
+# compiled with the include paths of the parts it may use and the packages
+# it may know, and nothing else, so a forbidden arrow is a compile error.
+PARTS       := core sql source db store lua engine embed cli
+USES_core   :=
+USES_sql    := core
+USES_source := core sql
+USES_db     := core
+USES_store  := core db
+USES_lua    := core sql source db store
+USES_engine := core sql source db store lua
+USES_embed  := core sql source db store lua engine
+USES_cli    := core sql source db store lua engine embed
+PKG_db      := libpq
+PKG_store   := libpq
+PKG_lua     := lua5.4 libpq
+PKG_engine  := lua5.4 libpq
+PKG_embed   := lua5.4 libpq jansson
+PKG_cli     := lua5.4 libpq jansson
+define part_flags
+PF_$(1) := -Isrc/$(1) $(foreach u,$(USES_$(1)),-Isrc/$(u)) $(if $(strip $(PKG_$(1))),$(shell pkg-config --cflags $(PKG_$(1))))
+endef
+$(foreach p,$(PARTS),$(eval $(call part_flags,$(p))))
+# the part of src/PART/file.c, for an object's rule
+part_of    = $(firstword $(subst /, ,$(1)))
+# everything, for the fuzz targets and benchmarks, which test the parts
+ALL_INC    := $(foreach p,$(PARTS),-Isrc/$(p)) $(shell pkg-config --cflags $(PKGS))
+
+LIB_SRC   := $(filter-out src/cli/%,$(wildcard src/*/*.c))
+LIB_OBJ   := $(LIB_SRC:src/%.c=build/obj/%.o) build/obj/lua/embedded.o
+CLI_OBJ   := $(patsubst src/%.c,build/obj/%.o,$(wildcard src/cli/*.c))
 LUA_SRC   := $(shell find lua -name '*.lua' | sort)
 
-all: bin/moonshift build/moonshift.so build/libmoonshift.a
+all: bin/moonshift build/moonshift.so build/libmoonshift.a layout-check
 
-bin/moonshift: build/obj/main.o $(LIB_OBJ)
+bin/moonshift: $(CLI_OBJ) $(LIB_OBJ)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -28,15 +56,22 @@ build/libmoonshift.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 build/obj/%.o: src/%.c
-	@mkdir -p build/obj
-	@echo "CC $<"; $(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@mkdir -p $(dir $@)
+	@echo "CC $<"; $(CC) $(BASE_CFLAGS) $(PF_$(call part_of,$*)) -c -o $@ $<
 
-build/obj/embedded.o: build/embedded.c
-	@echo "CC $<"; $(CC) $(ALL_CFLAGS) -c -o $@ $<
+build/obj/lua/embedded.o: build/embedded.c
+	@mkdir -p $(dir $@)
+	@echo "CC $<"; $(CC) $(BASE_CFLAGS) $(PF_lua) -c -o $@ $<
 
-build/embedded.c: src/embed.lua $(LUA_SRC)
+build/embedded.c: src/lua/embed.lua $(LUA_SRC)
 	@mkdir -p build
-	$(LUA) src/embed.lua $@ $(LUA_SRC)
+	$(LUA) src/lua/embed.lua $@ $(LUA_SRC)
+
+# The rules the include paths cannot express: no part reaches another with
+# a relative path, and nothing outside src/cli/ writes to stdout or stderr
+# (spec/support/layout-check.sh reads the objects' undefined symbols).
+layout-check: $(LIB_OBJ)
+	@sh spec/support/layout-check.sh $(LIB_OBJ)
 
 # Sanitizer build, part of `make test`: the same sources under gcc's
 # AddressSanitizer + UndefinedBehaviorSanitizer, objects under build/asan/.
@@ -51,7 +86,9 @@ SAN_OBJ   := $(LIB_OBJ:build/obj/%=build/asan/obj/%)
 
 asan: build/asan/bin/moonshift build/asan/moonshift.so build/asan/unpreload.so
 
-build/asan/bin/moonshift: build/asan/obj/main.o $(SAN_OBJ)
+SAN_CLI   := $(CLI_OBJ:build/obj/%=build/asan/obj/%)
+
+build/asan/bin/moonshift: $(SAN_CLI) $(SAN_OBJ)
 	@mkdir -p build/asan/bin
 	@echo "LD $@"; $(SAN_CC) $(SAN_FLAGS) $(SAN_LINK) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -61,15 +98,15 @@ build/asan/moonshift.so: $(SAN_OBJ)
 
 build/asan/unpreload.so: spec/support/unpreload.c
 	@mkdir -p build/asan
-	@echo "CC $<"; $(CC) $(ALL_CFLAGS) -shared -o $@ $<
+	@echo "CC $<"; $(CC) $(BASE_CFLAGS) -shared -o $@ $<
 
 build/asan/obj/%.o: src/%.c
-	@mkdir -p build/asan/obj
-	@echo "CC $< (asan)"; $(SAN_CC) $(ALL_CFLAGS) -O1 $(SAN_FLAGS) -c -o $@ $<
+	@mkdir -p $(dir $@)
+	@echo "CC $< (asan)"; $(SAN_CC) $(BASE_CFLAGS) $(PF_$(call part_of,$*)) -O1 $(SAN_FLAGS) -c -o $@ $<
 
-build/asan/obj/embedded.o: build/embedded.c
-	@mkdir -p build/asan/obj
-	@echo "CC $< (asan)"; $(SAN_CC) $(ALL_CFLAGS) -O1 $(SAN_FLAGS) -c -o $@ $<
+build/asan/obj/lua/embedded.o: build/embedded.c
+	@mkdir -p $(dir $@)
+	@echo "CC $< (asan)"; $(SAN_CC) $(BASE_CFLAGS) $(PF_lua) -O1 $(SAN_FLAGS) -c -o $@ $<
 
 # libFuzzer targets fuzz/*_fuzz.c, built with clang against the library's
 # objects under build/fuzz/. `make fuzz` runs each for FUZZ_SECONDS; `make
@@ -93,19 +130,19 @@ fuzz-smoke: fuzz-build
 	sh spec/support/fuzz.sh $(FUZZ_SMOKE) $(FUZZ_SMOKE_TARGETS)
 
 build/fuzz/%_fuzz: fuzz/%_fuzz.c build/fuzz/libmoonshift.a
-	@echo "LD $@"; $(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+	@echo "LD $@"; $(FUZZ_CC) $(BASE_CFLAGS) $(ALL_INC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
 	  build/fuzz/libmoonshift.a $(LIBS)
 
 build/fuzz/libmoonshift.a: $(FUZZ_OBJ)
 	@rm -f $@; $(AR) rcs $@ $^
 
 build/fuzz/obj/%.o: src/%.c
-	@mkdir -p build/fuzz/obj
-	@echo "CC $< (fuzz)"; $(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+	@mkdir -p $(dir $@)
+	@echo "CC $< (fuzz)"; $(FUZZ_CC) $(BASE_CFLAGS) $(PF_$(call part_of,$*)) $(FUZZ_CFLAGS) -c -o $@ $<
 
-build/fuzz/obj/embedded.o: build/embedded.c
-	@mkdir -p build/fuzz/obj
-	@echo "CC $< (fuzz)"; $(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+build/fuzz/obj/lua/embedded.o: build/embedded.c
+	@mkdir -p $(dir $@)
+	@echo "CC $< (fuzz)"; $(FUZZ_CC) $(BASE_CFLAGS) $(PF_lua) $(FUZZ_CFLAGS) -c -o $@ $<
 
 deps:
 	@sh spec/support/deps.sh
@@ -140,10 +177,10 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib
 	install -m 755 bin/moonshift $(DESTDIR)$(PREFIX)/bin/moonshift
 	install -m 644 build/libmoonshift.a $(DESTDIR)$(PREFIX)/lib/libmoonshift.a
-	install -m 644 src/moonshift.h $(DESTDIR)$(PREFIX)/include/moonshift.h
+	install -m 644 src/embed/moonshift.h $(DESTDIR)$(PREFIX)/include/moonshift.h
 
 clean:
 	rm -rf build bin
 
-.PHONY: all asan fuzz fuzz-build fuzz-smoke deps test valgrind demo demo-stop install clean
--include $(wildcard build/obj/*.d build/asan/obj/*.d build/fuzz/obj/*.d build/fuzz/*.d)
+.PHONY: all layout-check asan fuzz fuzz-build fuzz-smoke deps test valgrind demo demo-stop install clean
+-include $(wildcard build/obj/*/*.d build/asan/obj/*/*.d build/fuzz/obj/*/*.d build/fuzz/*.d)

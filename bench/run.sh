@@ -23,7 +23,7 @@ sh bench/deps.sh
 CC=${CC:-cc}
 mkdir -p build/bench
 $CC -O2 -g -std=c11 -Wall -Wextra -o build/bench/timeit bench/timeit.c
-$CC -O2 -g -std=c11 -Wall -Wextra -Isrc -o build/bench/splitbench bench/splitbench.c build/libmoonshift.a
+$CC -O2 -g -std=c11 -Wall -Wextra -Isrc/core -Isrc/sql -o build/bench/splitbench bench/splitbench.c build/libmoonshift.a
 
 . bench/scratch.sh
 scratch_start bench   # $work, a server in $work/pg; every client over TCP loopback

@@ -1,5 +1,5 @@
 /* checksum_fuzz.c: libFuzzer target for the checksum normaliser
- * (ms_sha256_add_norm in src/checksum.c). The first input byte picks chunk
+ * (ms_sha256_add_norm in src/core/checksum.c). The first input byte picks chunk
  * sizes; the rest is a file. Aborts unless the digest is the same however
  * the file is cut into chunks (a BOM or a CRLF split across two chunks
  * included), and equals the SHA-256 of the file normalised the plain way:

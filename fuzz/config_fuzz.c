@@ -1,5 +1,5 @@
 /* config_fuzz.c: libFuzzer target for the project config loader
- * (ms_config_load_text in src/config.c with lua/moonshift/config.lua): the
+ * (ms_config_load_text in src/lua/config.c with lua/moonshift/config.lua): the
  * input is a moonshift.lua. Aborts unless it is accepted, or refused with
  * MS_EUSAGE and a message; never a crash, a Lua panic or a leak. The Lua
  * state has no io, no os.execute/remove/rename and no C modules (inputs are
@@ -65,7 +65,7 @@ static int l_load(lua_State *S) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!L) {
-    L = ms_runtime_newstate(&alloc);
+    L = ms_runtime_newstate(&alloc, NULL);
     CHECK(L != NULL);
     lua_pushcfunction(L, l_setup);
     CHECK(lua_pcall(L, 0, 0, 0) == LUA_OK);

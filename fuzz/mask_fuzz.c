@@ -1,5 +1,5 @@
 /* mask_fuzz.c: libFuzzer target for the password masker (ms_mask_secrets in
- * src/mask.c). Reads the input (up to its first NUL) as a connection string
+ * src/db/mask.c). Reads the input (up to its first NUL) as a connection string
  * the way libpq does: a postgresql:// or postgres:// URL, whose password is
  * the userinfo after its first ':' or a query parameter password=, or else
  * a conninfo string of keyword = value pairs (values quoted or not, with

@@ -1,5 +1,5 @@
 /* name_fuzz.c: libFuzzer target for the migration file-name parser
- * (ms_name_parse in src/source.c). Parses the input (up to its first NUL) as
+ * (ms_name_parse in src/source/source.c). Parses the input (up to its first NUL) as
  * a file name and aborts unless the verdict agrees with the name: a
  * migration's name range lies inside it after "<digits>_", its digits give
  * back the version, and digits + "_" + name + suffix rebuild the whole file

@@ -1,4 +1,4 @@
-/* split_fuzz.c: libFuzzer target for the SQL splitter (src/sqlsplit.c).
+/* split_fuzz.c: libFuzzer target for the SQL splitter (src/sql/sqlsplit.c).
  * Splits the input and aborts unless the pieces partition it exactly, every
  * range stays inside its piece and line/col agree with textpos.c.
  * Built and run by `make fuzz` (spec/support/fuzz.sh). */

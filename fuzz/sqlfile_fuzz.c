@@ -1,5 +1,5 @@
 /* sqlfile_fuzz.c: libFuzzer target for the marker and option parser of SQL
- * migrations (ms_sqlfile_parse in src/sqlfile.c). Parses the input as a .sql
+ * migrations (ms_sqlfile_parse in src/source/sqlfile.c). Parses the input as a .sql
  * file and as a .down.sql file and aborts unless: an error comes alone, as
  * one "f.sql:LINE: cause" message with a line inside the file; a success
  * comes with no message and sections that lie inside the input, in order

@@ -242,7 +242,7 @@ describe("the C API", function()
     local exe = H.tmpdir() .. "/api_threads"
     local build = H.sh(("cc -std=c11 -D_POSIX_C_SOURCE=200809L -I%s %s %s -o %s "
       .. "$(pkg-config --cflags --libs lua5.4 libpq libcrypto jansson) -lm -lpthread"):format(
-      H.q(H.root .. "/src"), H.q(H.root .. "/spec/support/api_threads.c"), H.q(lib), H.q(exe)))
+      H.q(H.root .. "/src/embed"), H.q(H.root .. "/spec/support/api_threads.c"), H.q(lib), H.q(exe)))
     assert(build.code == 0, "cannot build api_threads:\n" .. build.err)
 
     local url1, name1 = H.new_db()

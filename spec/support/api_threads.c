@@ -1,4 +1,4 @@
-/* api_threads.c: two moonshift handles (src/moonshift.h) used at the same
+/* api_threads.c: two moonshift handles (src/embed/moonshift.h) used at the same
  * time from two threads, each running status on its own database again and
  * again. For run_model_spec.lua; built there with
  *   cc -Isrc spec/support/api_threads.c build/libmoonshift.a \
