@@ -98,7 +98,7 @@ build/asan/moonshift.so: $(SAN_OBJ)
 
 build/asan/unpreload.so: spec/support/unpreload.c
 	@mkdir -p build/asan
-	@echo "CC $<"; $(CC) $(BASE_CFLAGS) -shared -o $@ $<
+	@echo "CC $<"; $(CC) $(BASE_CFLAGS) $(ALL_INC) -shared -o $@ $<
 
 build/asan/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
