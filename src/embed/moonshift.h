@@ -4,7 +4,8 @@
  * Every call returns moonshift's exit-code status (0 success; README lists
  * the others) and leaves a JSON document describing the outcome (the
  * schema of `moonshift COMMAND --json`, docs/json.md) in moonshift_json().
- * A handle is not thread-safe; use one per thread. */
+ * Nothing is written to stdout or stderr. A handle is not thread-safe; use
+ * one per thread (handles share no state). */
 #ifndef MOONSHIFT_H
 #define MOONSHIFT_H
 
@@ -15,7 +16,8 @@ extern "C" {
 typedef struct moonshift moonshift;
 
 typedef struct moonshift_options {
-  const char *url;      /* postgres:// URL or conninfo; NULL: libpq's defaults */
+  const char *url;      /* postgres:// URL or conninfo; NULL: libpq's environment, only when it
+                         * names a target (PGHOST, PGHOSTADDR, PGPORT, PGDATABASE, PGSERVICE) */
   const char *dir;      /* migrations folder; NULL: "migrations" */
   const char *table;    /* tracking table [schema.]name; NULL: moonshift_migrations */
   int lock_table;       /* nonzero: the pooler-safe lease lock (--lock=table) */
