@@ -184,3 +184,10 @@ clean:
 
 .PHONY: all layout-check asan fuzz fuzz-build fuzz-smoke deps test valgrind demo demo-stop install clean
 -include $(wildcard build/obj/*/*.d build/asan/obj/*/*.d build/fuzz/obj/*/*.d build/fuzz/*.d)
+
+# The compiler flags of part PART (`make -s part-flags PART=sql`), for the
+# spec that shows a forbidden include fails to compile.
+part-flags:
+	@echo $(BASE_CFLAGS) $(PF_$(PART))
+
+.PHONY: part-flags
