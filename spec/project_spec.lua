@@ -137,7 +137,9 @@ describe("custom commands", function()
     })
     local env = { MS_SPEC_URL = url, DATABASE_URL = false }
     H.run_ok({ "up", "--env", "test" }, nil, { cwd = dir, env = env })
-    H.run_ok({ "seed", "ann", "bob", "--env", "test" }, "seeded 2 in test", { cwd = dir, env = env })
+    local seeded = H.run_ok({ "seed", "ann", "bob", "--env", "test" }, nil, { cwd = dir, env = env })
+    assert.matches("seeded 2 in test\n", seeded.err)   -- a command's print goes to stderr
+    assert.are.equal("", seeded.out)
     assert.are.same({ { "ann" }, { "bob" } }, H.sql(url, "SELECT name FROM people ORDER BY id"))
     H.run_ok({ "--help" }, "project commands %(moonshift%.lua%):\n  [%w\n ]*seed", { cwd = dir, env = env })
     H.run_fails({ "boom", "--env", "test" }, "command boom: [^\n]*seed data is broken", 1, { cwd = dir, env = env })
@@ -222,7 +224,7 @@ int main(int argc, char **argv) {
   return after;
 }
 ]])
-    local cc = H.sh(("cc -std=c11 -I%s/src %s/app.c %s/build/libmoonshift.a $(pkg-config --libs lua5.4 libpq libcrypto jansson) -lm -o %s/app")
+    local cc = H.sh(("cc -std=c11 -I%s/src/embed %s/app.c %s/build/libmoonshift.a $(pkg-config --libs lua5.4 libpq libcrypto jansson) -lm -o %s/app")
       :format(H.q(H.root), H.q(src), H.q(H.root), H.q(src)), {})
     assert.are.equal(0, cc.code, cc.err)
     H.run_ok({ url, dir }, "before=5 up=0 after=0 json_ok=1", { program = src .. "/app" })
