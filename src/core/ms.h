@@ -80,6 +80,7 @@ typedef struct ms_ctx {
   int64_t lock_key;
   int locked;
   long done;                /* migrations the command ran (for the dry run's summary) */
+  int in_tx_body;           /* a migration's body runs inside its transaction (db refuses COMMIT) */
   int dry_open;             /* the dry run's transaction is open (session.c) */
   struct ms_source *src;    /* the discovered migrations */
   const struct ms_migration *current; /* the migration running now, or NULL */

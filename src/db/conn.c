@@ -23,6 +23,8 @@ static void notice(void *arg, const PGresult *r) {
   ms_report(arg, &e);
 }
 
+const char *const ms_conn_identity_sql[] = { "RESET SESSION AUTHORIZATION", "RESET ROLE", NULL };
+
 static void no_notice(void *arg, const PGresult *r) { (void)arg; (void)r; }
 
 /* Folds libpq's multi-line message into one line, masked. */
@@ -122,5 +124,6 @@ int ms_conn_pooled(const ms_ctx *c) { return c->opts.lock_mode == MS_LOCK_TABLE;
 void ms_conn_recover(ms_ctx *c) {
   if (!c->conn || PQstatus(c->conn) != CONNECTION_OK) return;
   if (PQtransactionStatus(c->conn) != PQTRANS_IDLE) PQclear(PQexec(c->conn, "ROLLBACK"));
+  for (int i = 0; ms_conn_identity_sql[i]; i++) PQclear(PQexec(c->conn, ms_conn_identity_sql[i]));
   PQclear(PQexec(c->conn, "RESET ALL"));
 }

@@ -48,6 +48,12 @@ int ms_conn_watch_sql(ms_ctx *c, int local, char *out, size_t n);
  * (--lock=table): session-level SET would leak to other clients there. */
 int ms_conn_pooled(const ms_ctx *c);
 
+/* The session's user and role back to what it connected as, one statement
+ * each (NULL-terminated): a SET ROLE or SET SESSION AUTHORIZATION in a
+ * migration survives RESET ALL, and the tracking row must be written as
+ * moonshift's own user. */
+extern const char *const ms_conn_identity_sql[];
+
 /* After a failure: rolls back an open transaction and resets session
  * settings, so the next migration starts clean. Best effort. */
 void ms_conn_recover(ms_ctx *c);

@@ -30,7 +30,7 @@ static void first_line(const char *s, char *out, size_t n) {
 ms_status ms_cmd_log(ms_ctx *c) {
   ms_status st;
   ms_buf q = {0};
-  ms_buf_printf(&q, "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+  ms_buf_printf(&q, "SELECT pg_catalog.to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
                 "who || '@' || coalesce(host, '?'), action, coalesce(version::text, ''), "
                 "coalesce(name, ''), coalesce(duration_ms::text || ' ms', ''), coalesce(error, detail, '') "
                 "FROM %s ORDER BY id", c->history_sql);

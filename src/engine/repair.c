@@ -30,7 +30,7 @@ static ms_status exec_fmt(ms_ctx *c, const char *fmt, int64_t version) {
 }
 
 #define CLEAR_FAILED "UPDATE %s SET failed_op = NULL, statements_done = NULL, statement_count = NULL, " \
-                     "error = NULL, applied_at = clock_timestamp() WHERE version = %" PRId64
+                     "error = NULL, applied_at = pg_catalog.clock_timestamp() WHERE version = %" PRId64
 #define FORGET "DELETE FROM %s WHERE version = %" PRId64
 
 /* Records m as applied without running it (with a history row saying how). */

@@ -143,6 +143,18 @@ static ms_status check_utf8(ms_ctx *c, const section *s, const ms_stmt *st) {
   return MS_OK;
 }
 
+/* A NUL byte would cut the statement short where libpq reads its text:
+ * refused, anywhere in the piece (comments too), before anything runs. */
+static ms_status check_nul(ms_ctx *c, const section *s, const ms_stmt *st) {
+  const char *base = s->file.data + s->sec->off;
+  const char *nul = memchr(base + st->piece_off, '\0', st->piece_len);
+  if (!nul) return MS_OK;
+  unsigned long line, col;
+  ms_textpos_line_col(base, s->sec->len, (size_t)(nul - base), &line, &col);
+  return ms_fail(c, MS_EUSAGE, "%s:%lu:%lu: a NUL byte, which would cut the statement short; nothing was run",
+                 s->path, abs_line(s, line), col);
+}
+
 /* Splits the whole section once: errors, problems, and the sending mode;
  * what it finds is remembered for the rest of the run. */
 static ms_status scan_section(ms_ctx *c, section *s) {
@@ -158,12 +170,12 @@ static ms_status scan_section(ms_ctx *c, section *s) {
   split_section(s, &sp);
   int utf8 = c->conn && PQclientEncoding(c->conn) == pg_char_to_encoding("UTF8");
   while ((rc = ms_split_next(&sp, &st)) == 1) {
-    ms_status bad = MS_OK;
+    ms_status bad = check_nul(c, s, &st);
     if (st.cls == MS_CLASS_META_SKIP) steps = 1;
     if (st.cls != MS_CLASS_EMPTY && st.cls != MS_CLASS_META_SKIP) {
       s->statements++;
       if (st.cls == MS_CLASS_COPY) steps = 1;
-      bad = stmt_problem(c, s, &st);
+      if (bad == MS_OK) bad = stmt_problem(c, s, &st);
       if (bad == MS_OK && utf8) bad = check_utf8(c, s, &st);
     }
     drop_piece(s, &st);
@@ -295,7 +307,7 @@ static ms_status collect(ms_ctx *c, const section *s, const queued *q, int n, ms
 
 static ms_status sql_fast(ms_ctx *c, ms_step *s) {
   section *x = s->body;
-  queued q[PIPE_BATCH + 8];
+  queued q[PIPE_BATCH + 12];
   int n = 0;
   ms_split sp;
   ms_stmt st;
@@ -315,6 +327,8 @@ static ms_status sql_fast(ms_ctx *c, ms_step *s) {
     drop_piece(x, &st);
     if (rc == MS_OK && n >= PIPE_BATCH) { rc = collect(c, x, q, n, rc); n = 0; }
   }
+  for (int i = 0; rc == MS_OK && ms_conn_identity_sql[i]; i++)
+    rc = queue(c, ms_conn_identity_sql[i], &q[n++], SIZE_MAX, 0);
   ms_buf b = {0};
   if (rc == MS_OK && ms_step_fence_sql(c, &b)) rc = queue(c, b.data, &q[n++], SIZE_MAX, 0);
   ms_buf_free(&b);
@@ -399,6 +413,7 @@ static ms_status sql_body(ms_ctx *c, ms_step *s) {
   while (rc == MS_OK && ms_split_next(&sp, &st) == 1) {
     if (st.cls == MS_CLASS_EMPTY || st.cls == MS_CLASS_META_SKIP) continue;
     if (dry) show_stmt(c, x, &st, k + 1);
+    if (s->live && !dry && st.cls == MS_CLASS_TXN) s->tx_from = k;
     if (s->live) rc = dry ? run_stmt(c, x, &st) : live_stmt(c, s, &st, k);
     drop_piece(x, &st);
     if (rc != MS_OK) break;

@@ -17,6 +17,9 @@
 #include "report.h"
 #include "sumpool.h"
 
+/* An attempt whose work another runner did first: not a failure. */
+#define MS_DONE_ELSEWHERE ((ms_status)-1)
+
 static const ms_step_ops *ops_of(const ms_migration *m) {
   return m->kind == MS_KIND_LUA ? &ms_lua_ops : &ms_sql_ops;
 }
@@ -87,7 +90,7 @@ ms_status ms_step_track_sql(ms_ctx *c, ms_step *s, ms_buf *b) {
 
 /* After the body, the transaction must be as the protocol left it: open
  * and healthy inside one (a dry run's too), closed outside one. */
-static ms_status check_tx(ms_ctx *c, const ms_step *s) {
+static ms_status check_tx(ms_ctx *c, ms_step *s) {
   PGTransactionStatusType t = PQtransactionStatus(c->conn);
   int in_tx = s->tx || c->opts.dry_run;
   if (in_tx && t == PQTRANS_INTRANS) return MS_OK;
@@ -95,6 +98,7 @@ static ms_status check_tx(ms_ctx *c, const ms_step *s) {
   if (t == PQTRANS_INERROR && in_tx)
     return ms_fail(c, MS_EFAILED, "%s: an SQL error was caught inside the migration, but it left the "
                    "transaction aborted; wrap the statement in db:savepoint(fn) to recover from it", s->m->path);
+  if (!in_tx && (t == PQTRANS_INTRANS || t == PQTRANS_INERROR) && s->done >= 0) s->done = s->tx_from;
   if (!in_tx && (t == PQTRANS_INTRANS || t == PQTRANS_INERROR))
     return ms_fail(c, MS_EFAILED, "%s: the migration runs outside a transaction but left one open "
                    "(a BEGIN without its COMMIT); it was rolled back", s->m->path);
@@ -103,13 +107,15 @@ static ms_status check_tx(ms_ctx *c, const ms_step *s) {
                  "set transaction = false to manage transactions yourself", s->m->path);
 }
 
-/* The tracking change with the lease fence, COMMIT and RESET ALL, in one
+/* The session's own user and role back, the tracking change with the lease
+ * fence, COMMIT and RESET ALL, in one
  * round trip; a dry run writes only the tracking change, inside its own
  * transaction. */
 static ms_status finish(ms_ctx *c, ms_step *s) {
   int dry = c->opts.dry_run;
   if (dry && !s->tx) return MS_OK;
   ms_buf q = {0};
+  for (int i = 0; ms_conn_identity_sql[i]; i++) ms_buf_printf(&q, "%s;\n", ms_conn_identity_sql[i]);
   if (!dry && ms_step_fence_sql(c, &q)) ms_buf_puts(&q, ";\n");
   ms_status st = ms_step_track_sql(c, s, &q);
   if (!dry) ms_buf_printf(&q, ";\n%sRESET ALL", s->tx ? "COMMIT;\n" : "");
@@ -146,12 +152,14 @@ static ms_status attempt(ms_ctx *c, const ms_step_ops *ops, ms_step *s) {
   if (!dry && s->fast && ops->fast) {
     ms_status fst = ops->fast(c, s);
     if (fst != MS_OK) ms_conn_recover(c);
+    if (fst == MS_EFAILED && ms_tracker_done_elsewhere(c, s->rec.version, s->down)) return MS_DONE_ELSEWHERE;
     return fst;
   }
   s->live = s->tx || !dry;
   c->retry_safe = s->tx;
   ms_status st = s->tx && !dry ? ms_conn_exec(c, "BEGIN") : MS_OK;
   if (st == MS_OK && s->live) st = prologue(c, s);
+  c->in_tx_body = s->tx || dry;
   if (st == MS_OK && s->live) st = ms_hook_each(c, "before_each", s->m, dir, 0);
   if (st == MS_OK && !s->live)
     ms_report_text(c, MS_EV_NOTE, "  (runs outside a transaction: %s)",
@@ -159,10 +167,12 @@ static ms_status attempt(ms_ctx *c, const ms_step_ops *ops, ms_step *s) {
   if (st == MS_OK) st = ops->body(c, s);
   if (st == MS_OK && s->live) st = check_tx(c, s);
   if (st == MS_OK && s->live) st = ms_hook_each(c, "after_each", s->m, dir, ms_now_ms() - s->rec.t0);
+  c->in_tx_body = 0;
   if (st == MS_OK) st = finish(c, s);
   if (!s->tx) c->retry_safe = s->done == 0;
   if (st != MS_OK && !dry) {
     ms_conn_recover(c);
+    if (s->tx && st == MS_EFAILED && ms_tracker_done_elsewhere(c, s->rec.version, s->down)) return MS_DONE_ELSEWHERE;
     int ran = s->done > 0 || (s->done < 0 && st == MS_EFAILED);
     if (!s->tx && ran && st != MS_EUSAGE) st = record_failure(c, s, ops, st);
   }
@@ -190,7 +200,7 @@ ms_status ms_step_run(ms_ctx *c, ms_migration *m, int down) {
   double t0 = ms_now_ms();
   for (int attempt_no = 1;; attempt_no++) {
     t0 = ms_now_ms();
-    ms_step s = { .m = m, .down = down, .done = 0, .total = -1 };
+    ms_step s = { .m = m, .down = down, .done = 0, .total = -1, .tx_from = 0 };
     s.rec = (ms_record){ down, m->version, m->name, ops->kind, sum, t0 };
     c->sqlstate[0] = '\0';
     c->retry_safe = 0;
@@ -209,6 +219,12 @@ ms_status ms_step_run(ms_ctx *c, ms_migration *m, int down) {
     ms_sleep_ms((long)delay);
   }
   c->current = NULL;
+  if (st == MS_DONE_ELSEWHERE) {
+    ms_report_text(c, MS_EV_INFO, "%0*lld %s was %s by another runner meanwhile (the migration lock did not "
+                   "keep it out); this run's attempt was rolled back", m->vwidth, (long long)m->version,
+                   m->name, down ? "rolled back" : "applied");
+    return MS_OK;
+  }
   if (st != MS_OK) return st;
   if (c->opts.dry_run) {
     char table[600];

@@ -26,6 +26,8 @@ typedef struct ms_step {
   int done;               /* statements applied so far; -1: not counted (Lua) */
   int total;              /* statements in all (-1: not counted) */
   const char *hashes;     /* "{h1,...}" of the statements applied, or NULL */
+  int tx_from;            /* outside a transaction: statements run before the last one that
+                           * controls transactions (a BEGIN left open rolls back what follows) */
   void *body;             /* the kind's own state */
 } ms_step;
 

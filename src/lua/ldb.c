@@ -24,6 +24,7 @@
 #include "lbridge.h"
 #include "pgerr.h"
 #include "report.h"
+#include "sqlsplit.h"
 
 #define DB_MT "moonshift.db"
 #define RESULT_MT "moonshift.result"
@@ -143,7 +144,19 @@ static int push_params(lua_State *L, int first, const char ***out) {
       if (lua_isinteger(L, idx)) lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, idx));
       else push_float(L, (double)lua_tonumber(L, idx));
       break;
-    case LUA_TSTRING: lua_pushvalue(L, idx); break;
+    case LUA_TSTRING: {
+      size_t len;
+      const char *v = lua_tolstring(L, idx, &len);
+      if (memchr(v, '\0', len)) {
+        push_where(L);
+        lua_pushfstring(L, "%s%sparameter $%d holds a NUL byte (at byte %d), which PostgreSQL text cannot "
+                        "hold; nothing was sent", lua_tostring(L, -1), lua_rawlen(L, -1) ? " " : "", i + 1,
+                        (int)((const char *)memchr(v, '\0', len) - v) + 1);
+        return lua_error(L);
+      }
+      lua_pushvalue(L, idx);
+      break;
+    }
     default:
       push_where(L);
       lua_pushfstring(L, "%s%sparameter $%d: cannot send a %s to the database", lua_tostring(L, -1),
@@ -156,10 +169,41 @@ static int push_params(lua_State *L, int first, const char ***out) {
   return n;
 }
 
+/* Raises unless sql can be sent as written: no NUL byte (libpq would cut
+ * the text there), and inside a migration's own transaction no statement
+ * that ends or starts one (it would commit the migration without its
+ * tracking row, or lose its first half). */
+static void check_sql(lua_State *L, const ms_ctx *c, const char *sql, size_t len) {
+  const char *nul = memchr(sql, '\0', len);
+  if (nul) {
+    push_where(L);
+    const char *where = lua_tostring(L, -1);
+    lua_pushfstring(L, "%s%sthe SQL text holds a NUL byte (at byte %d), which would cut it short; "
+                    "nothing was sent", where, *where ? " " : "", (int)(nul - sql) + 1);
+    lua_error(L);
+  }
+  if (!c->in_tx_body) return;
+  ms_split sp;
+  ms_stmt st;
+  ms_split_init(&sp, sql, len);
+  while (ms_split_next(&sp, &st) == 1) {
+    if (st.cls != MS_CLASS_TXN) continue;
+    const char *stmt = lua_pushlstring(L, sql + st.off, st.len > 40 ? 40 : st.len);
+    push_where(L);
+    const char *where = lua_tostring(L, -1);
+    lua_pushfstring(L, "%s%s'%s' controls the transaction, but this migration runs in one with its "
+                    "tracking row; set transaction = false to manage transactions yourself", where,
+                    *where ? " " : "", stmt);
+    lua_error(L);
+  }
+}
+
 /* Runs sql with the parameters after it; leaves the result holder on top. */
 static lresult *run(lua_State *L) {
   PGconn *conn = check_conn(L);
-  const char *sql = luaL_checkstring(L, 2);
+  size_t sql_len;
+  const char *sql = luaL_checklstring(L, 2, &sql_len);
+  check_sql(L, ((ldb *)lua_touserdata(L, 1))->c, sql, sql_len);
   const char **vals = NULL;
   int n = push_params(L, 3, &vals);
   ms_ctx *c = ((ldb *)lua_touserdata(L, 1))->c;

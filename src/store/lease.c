@@ -81,7 +81,7 @@ static void *renewer(void *arg) {
   ms_ctx *c = arg;
   lease *l = c->lease;
   ms_buf q = {0};
-  ms_buf_printf(&q, "UPDATE %s SET expires_at = clock_timestamp() + $2::interval WHERE id = 1 "
+  ms_buf_printf(&q, "UPDATE %s SET expires_at = pg_catalog.clock_timestamp() + $2::interval WHERE id = 1 "
                 "AND owner = $1 RETURNING 1", l->table_sql);
   const char *params[2] = { l->owner, l->seconds };
   double every = atof(l->seconds) * 1000 / 3;
@@ -116,11 +116,11 @@ static int try_take(ms_ctx *c, void *ud, ms_status *st) {
   lease *l = ud;
   ms_buf q = {0};
   ms_buf_printf(&q, "INSERT INTO %s AS l (id, owner, host, acquired_at, expires_at, lease) VALUES "
-                "(1, $1, $2, clock_timestamp(), clock_timestamp() + $3::interval, $3::interval) "
+                "(1, $1, $2, pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp() + $3::interval, $3::interval) "
                 "ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, host = excluded.host, "
                 "acquired_at = excluded.acquired_at, expires_at = excluded.expires_at, "
                 "lease = excluded.lease "
-                "WHERE l.expires_at < clock_timestamp() OR l.owner = excluded.owner RETURNING 1",
+                "WHERE l.expires_at < pg_catalog.clock_timestamp() OR l.owner = excluded.owner RETURNING 1",
                 l->table_sql);
   const char *params[3] = { l->owner, c->host, l->seconds };
   PGresult *r = NULL;
@@ -136,8 +136,8 @@ static int try_take(ms_ctx *c, void *ud, ms_status *st) {
 static void show_holder(ms_ctx *c, void *ud, double waited_ms) {
   const lease *l = ud;
   ms_buf q = {0};
-  ms_buf_printf(&q, "SELECT owner, coalesce(host, '?'), to_char(acquired_at AT TIME ZONE 'UTC', "
-                "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), round(extract(epoch FROM expires_at - clock_timestamp()))::int "
+  ms_buf_printf(&q, "SELECT owner, coalesce(host, '?'), pg_catalog.to_char(acquired_at AT TIME ZONE 'UTC', "
+                "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), pg_catalog.round(extract(epoch FROM expires_at - pg_catalog.clock_timestamp()))::int "
                 "FROM %s WHERE id = 1", l->table_sql);
   PGresult *r = NULL;
   if (ms_conn_query(c, q.data, 0, NULL, &r) == MS_OK && PQntuples(r) == 1) {
@@ -241,7 +241,7 @@ void ms_lease_release(ms_ctx *c) {
 int ms_lease_read(ms_ctx *c, const char *table, ms_status *st, char *owner, size_t n,
                       int *expired, char *expiry, size_t en, double *lease_ms) {
   ms_buf q = {0};
-  ms_buf_printf(&q, "SELECT owner, expires_at < clock_timestamp(), expires_at::text, "
+  ms_buf_printf(&q, "SELECT owner, expires_at < pg_catalog.clock_timestamp(), expires_at::text, "
                 "extract(epoch FROM lease) * 1000 FROM %s WHERE id = 1", table);
   PGresult *r = PQexec(c->conn, q.data);
   ms_buf_free(&q);

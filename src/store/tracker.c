@@ -100,7 +100,7 @@ ms_status ms_tracker_load(ms_ctx *c, ms_applied *out) {
   /* applied_at comes as a number and is formatted here: to_char and a
    * window function for the order tripled the server's time on this query */
   ms_buf_printf(&q,
-    "SELECT version, name, kind, checksum, date_part('epoch', applied_at), duration_ms, applied_by, "
+    "SELECT version, name, kind, checksum, pg_catalog.date_part('epoch', applied_at), duration_ms, applied_by, "
     "failed_op, coalesce(statements_done, -1), coalesce(statement_count, -1), error, "
     "statement_hashes::text FROM %s ORDER BY version", c->table_sql);
   PGresult *raw = PQexec(c->conn, q.data);
@@ -140,10 +140,10 @@ ms_status ms_tracker_ensure(ms_ctx *c) {
   const char *params[3] = { c->table_schema, c->table_name, c->history_name };
   PGresult *r = NULL;
   ms_status st = ms_conn_query(c,
-    "SELECT (SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname = $1), "
-    "(SELECT count(*) FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n "
+    "SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_namespace WHERE nspname = $1), "
+    "(SELECT pg_catalog.count(*) FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n "
     " ON n.oid = k.relnamespace WHERE n.nspname = $1 AND k.relname = $2), "
-    "(SELECT count(*) FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n "
+    "(SELECT pg_catalog.count(*) FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n "
     " ON n.oid = k.relnamespace WHERE n.nspname = $1 AND k.relname = $3)", 3, params, &r);
   if (st != MS_OK) return st;
   int has_schema = atoi(PQgetvalue(r, 0, 0)) > 0, has_table = atoi(PQgetvalue(r, 0, 1)) > 0;
@@ -163,7 +163,7 @@ ms_status ms_tracker_ensure(ms_ctx *c) {
       "  name text NOT NULL,\n"
       "  kind text NOT NULL CHECK (kind IN ('sql', 'lua')),\n"
       "  checksum text NOT NULL,\n"
-      "  applied_at timestamptz NOT NULL DEFAULT clock_timestamp(),\n"
+      "  applied_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),\n"
       "  duration_ms integer NOT NULL,\n"
       "  applied_by text NOT NULL DEFAULT current_user,\n"
       "  failed_op text CHECK (failed_op IN ('up', 'down')),\n"
@@ -175,7 +175,7 @@ ms_status ms_tracker_ensure(ms_ctx *c) {
     ms_buf_printf(&q,
       "CREATE TABLE %s (\n"
       "  id bigserial PRIMARY KEY,\n"
-      "  at timestamptz NOT NULL DEFAULT clock_timestamp(),\n"
+      "  at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),\n"
       "  who text NOT NULL DEFAULT current_user,\n"
       "  host text,\n"
       "  version bigint,\n"
@@ -227,7 +227,7 @@ ms_status ms_tracker_mark_failed(ms_ctx *c, int64_t version, const char *name, c
     "INSERT INTO %s AS t (version, name, kind, checksum, duration_ms, failed_op, statements_done, "
     "statement_count, error, statement_hashes) VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $8, $9) "
     "ON CONFLICT (version) DO UPDATE SET failed_op = $5, statements_done = $6, "
-    "statement_count = $7, error = $8, statement_hashes = $9, applied_at = clock_timestamp()",
+    "statement_count = $7, error = $8, statement_hashes = $9, applied_at = pg_catalog.clock_timestamp()",
     c->table_sql);
   PGresult *r = NULL;
   char *keep = c->err ? strdup(c->err) : NULL;
@@ -240,22 +240,42 @@ ms_status ms_tracker_mark_failed(ms_ctx *c, int64_t version, const char *name, c
 }
 
 /* Appends the INSERT of a history row whose version and name come from the
- * CTE "rec" (so it is written only with its tracking change). */
+ * CTE "rec" (so it is written only with its tracking change), then the
+ * statement's last line of defence: it divides by the number of tracking
+ * rows changed, so when another runner recorded this version first (two
+ * runners that did not share a lock) it fails with division_by_zero and the
+ * migration's transaction rolls back with it. */
 static void history_from_rec(ms_ctx *c, ms_buf *b, const char *action, const char *duration) {
   /* a dry run writes no history: its sequence would advance even though the
    * rehearsal is rolled back */
-  if (c->opts.dry_run) {
-    ms_buf_puts(b, " SELECT version FROM rec");
-    return;
+  if (!c->opts.dry_run) {
+    ms_buf_printf(b, ", hist AS (INSERT INTO %s (host, version, name, action, duration_ms) SELECT ", c->history_sql);
+    add_literal(c, b, c->host);
+    ms_buf_printf(b, ", version, name, '%s', %s FROM rec)", action, duration);
   }
-  ms_buf_printf(b, " INSERT INTO %s (host, version, name, action, duration_ms) SELECT ", c->history_sql);
-  add_literal(c, b, c->host);
-  ms_buf_printf(b, ", version, name, '%s', %s FROM rec", action, duration);
+  ms_buf_puts(b, " SELECT pg_catalog.int4div(1, pg_catalog.count(*)::integer) FROM rec");
+}
+
+int ms_tracker_done_elsewhere(ms_ctx *c, int64_t version, int down) {
+  char v[24];
+  const char *params[1] = { v };
+  snprintf(v, sizeof v, "%" PRId64, version);
+  ms_buf q = {0};
+  ms_buf_printf(&q, "SELECT pg_catalog.count(*) FROM %s WHERE version = $1 AND failed_op IS NULL", c->table_sql);
+  char *keep = c->err ? strdup(c->err) : NULL;
+  PGresult *r = NULL;
+  int found = -1;
+  if (ms_conn_query(c, q.data, 1, params, &r) == MS_OK) found = atoi(PQgetvalue(r, 0, 0)) > 0;
+  PQclear(r);
+  ms_buf_free(&q);
+  free(c->err);
+  c->err = keep;
+  return found < 0 ? 0 : down ? !found : found;
 }
 
 void ms_tracker_record_sql(ms_ctx *c, ms_buf *b, const ms_record *r, int in_tx) {
   char duration[96];
-  if (in_tx) snprintf(duration, sizeof duration, "(extract(epoch FROM clock_timestamp() - now()) * 1000)::integer");
+  if (in_tx) snprintf(duration, sizeof duration, "(extract(epoch FROM pg_catalog.clock_timestamp() - pg_catalog.now()) * 1000)::integer");
   else snprintf(duration, sizeof duration, "%ld", (long)(ms_now_ms() - r->t0));
   /* one statement (it may be pipelined): the tracking change, and the
    * history row through a data-modifying CTE */
@@ -274,7 +294,7 @@ void ms_tracker_record_sql(ms_ctx *c, ms_buf *b, const ms_record *r, int in_tx) 
   /* a retried migration replaces the row its failed attempt left */
   ms_buf_puts(b, " ON CONFLICT (version) DO UPDATE SET name = excluded.name, kind = excluded.kind, "
               "checksum = excluded.checksum, duration_ms = excluded.duration_ms, "
-              "applied_at = clock_timestamp(), applied_by = current_user, failed_op = NULL, "
+              "applied_at = pg_catalog.clock_timestamp(), applied_by = current_user, failed_op = NULL, "
               "statements_done = NULL, statement_count = NULL, statement_hashes = NULL, error = NULL "
               "WHERE t.failed_op IS NOT NULL RETURNING version, name)");
   history_from_rec(c, b, "up", duration);

@@ -65,6 +65,11 @@ typedef struct ms_record {
  * duration is measured by the server since BEGIN; outside, from r->t0. */
 void ms_tracker_record_sql(ms_ctx *c, ms_buf *b, const ms_record *r, int in_tx);
 
+/* After a transactional migration failed: 1 when another runner has
+ * meanwhile recorded it as applied (down: as rolled back), so nothing of
+ * this attempt stayed and the work is done. c->err is left as it was. */
+int ms_tracker_done_elsewhere(ms_ctx *c, int64_t version, int down);
+
 /* Appends a history row outside any transaction (failures, repair, force,
  * unlock). Best effort: c->err is left as it was, and a failure comes back
  * as a warning text (caller frees) to show after the run's own outcome;
