@@ -130,19 +130,171 @@ describe("the tracking row", function()
     assert.are.equal(0, count(url, "SELECT count(*) FROM moonshift_history WHERE at < '2001-01-01'"))
   end)
 
-  it("is the last line of defence: two runners whose locks do not meet still apply a migration once", function()
+  it("is the last line of defence: a version recorded meanwhile by another runner rolls this attempt back", function()
+    -- another runner whose lock did not keep it out (simulated: it records
+    -- version 2 while this runner's migration 002 is still running)
     local url = H.new_db()
     local dir = H.migrations({ ["001_t.sql"] = "CREATE TABLE t (n int);\nINSERT INTO t VALUES (0);\n" })
     H.run_ok(cmd("up", url, dir))
     H.write(dir .. "/002_inc.sql", "SELECT pg_sleep(1.5);\nUPDATE t SET n = n + 1;\n")
     local a = H.spawn(cmd("up", url, dir))
-    local b = H.spawn(cmd("up", url, dir, "--lock=table"))
-    local ra, rb = a:wait(30), b:wait(30)
+    H.sleep(0.5)
+    H.sql(url, "INSERT INTO moonshift_migrations (version, name, kind, checksum, duration_ms) "
+      .. "VALUES (2, 'inc', 'sql', 'by-the-other-runner', 1)")
+    local ra = a:wait(30)
     assert.are.equal(0, ra.code, ra.err)
-    assert.are.equal(0, rb.code, rb.err)
-    assert.are.equal(1, count(url, "SELECT n FROM t"))
+    assert.matches("002 inc was applied by another runner meanwhile[^\n]*rolled back", ra.err)
+    assert.are.equal(0, count(url, "SELECT n FROM t"))   -- this runner's UPDATE did not stay
+    assert.are.equal("by-the-other-runner", H.scalar(url, "SELECT checksum FROM moonshift_migrations WHERE version = 2"))
+    assert.are.equal(0, count(url, "SELECT count(*) FROM moonshift_history WHERE action = 'up' AND version = 2"))
+  end)
+end)
+
+describe("the migration lock", function()
+  it("lost during a run (DISCARD ALL in a section outside a transaction) stops the run with exit 4", function()
+    local url = H.new_db()
+    local dir = H.migrations({
+      ["001_discard.sql"] = "-- migrate:up transaction:false\nDISCARD ALL;\n",
+      ["002_next.sql"] = "CREATE TABLE next (id int);\n",
+    })
+    H.run_fails(cmd("up", url, dir), "moonshift lost its migration lock %(did a migration run DISCARD ALL", 4)
+    assert.is_false(H.exists(url, "next"))
+    assert.are.same({ { "1", "up" } }, H.sql(url, "SELECT version, failed_op FROM moonshift_migrations"))
+  end)
+
+  it("released by pg_advisory_unlock_all() in a transactional migration rolls it back with exit 4", function()
+    local url = H.new_db()
+    local dir = H.migrations({
+      ["001_unlock.sql"] = "CREATE TABLE t (id int);\nSELECT pg_advisory_unlock_all();\n",
+      ["002_next.sql"] = "CREATE TABLE next (id int);\n",
+    })
+    H.run_fails(cmd("up", url, dir), "moonshift lost its migration lock", 4)
+    assert.is_false(H.exists(url, "t"))
+    assert.is_false(H.exists(url, "next"))
+    assert.are.same({}, versions(url))
+  end)
+
+  it("of one mode excludes the other: a runner with --lock=table waits for the advisory lock's holder", function()
+    local url = H.new_db()
+    local dir = H.migrations({
+      ["001_slow.lua"] = 'return { up = function(db) db:exec("CREATE TABLE t (n int)") db:sleep(2) end }\n',
+    })
+    local a = H.spawn(cmd("up", url, dir))
+    H.sleep(0.7)
+    local b = H.run(cmd("up", url, dir, "--lock=table", "--lock-timeout", "500ms"))
+    assert.are.equal(4, b.code, b.err)
+    assert.are.equal(0, a:wait(30).code)
+    -- and the other way round: a live lease keeps the advisory runner out
+    H.write(dir .. "/002_slow.lua", 'return { up = function(db) db:exec("CREATE TABLE u (n int)") db:sleep(2) end }\n')
+    a = H.spawn(cmd("up", url, dir, "--lock=table"))
+    H.sleep(0.7)
+    b = H.run(cmd("up", url, dir, "--lock-timeout", "500ms"))
+    assert.are.equal(4, b.code, b.err)
+    assert.are.equal(0, a:wait(30).code)
     assert.are.same({ "1", "2" }, versions(url))
-    assert.matches("002 inc was applied by another runner meanwhile[^\n]*rolled back", ra.err .. rb.err)
-    assert.are.equal(1, count(url, "SELECT count(*) FROM moonshift_history WHERE action = 'up' AND version = 2"))
+  end)
+
+  it("lease owners are unique even for runners with the same host name and pid", function()
+    local url = H.new_db()
+    local dir = H.migrations({ ["001_a.sql"] = "SELECT owner FROM moonshift_lock;\n" })
+    H.run_ok(cmd("up", url, dir, "--lock=table", "-v"))
+    H.write(dir .. "/002_b.sql", "CREATE TABLE owners AS SELECT owner FROM moonshift_lock;\n")
+    H.run_ok(cmd("up", url, dir, "--lock=table"))
+    local owner = H.scalar(url, "SELECT owner FROM owners")
+    assert.matches(":%d+:%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x$", owner)   -- 64 random bits from the OS
+  end)
+end)
+
+describe("the Lua sandbox", function()
+  local function lua_dir(body)
+    return H.migrations({ ["001_t.sql"] = "CREATE TABLE t (id int);\n", ["002_x.lua"] = body })
+  end
+
+  it("refuses binary chunks however they are loaded, with an error instead of a crash", function()
+    local url = H.new_db()
+    for _, code in ipairs({
+      'load(string.dump(function() end), nil, "b")',
+      'assert(load(string.dump(function() end)))',
+      'loadfile("/dev/null", "b")',
+    }) do
+      local dir = lua_dir(("return { up = function(db) %s end }\n"):format(code))
+      local res = H.run(cmd("up", url, dir))
+      assert.are.equal(1, res.code, code .. ": " .. res.err)
+      assert.matches("binary chunk", res.err, 1, false)
+      assert.are.same({ "1" }, versions(url))
+      H.sql(url, "DROP TABLE t; DELETE FROM moonshift_migrations")
+    end
+  end)
+
+  it("has no way to os.exit, debug or the real globals", function()
+    local url = H.new_db()
+    for _, code in ipairs({
+      "package.loaded.os.exit(0)",
+      "getmetatable(_G).__index.os.exit(0)",
+      "debug.sethook()",
+      "os.exit(0)",
+      "getmetatable('').__index.upper = nil",
+    }) do
+      local dir = lua_dir(("return { up = function(db) %s end }\n"):format(code))
+      local res = H.run(cmd("up", url, dir))
+      assert.are.equal(1, res.code, code .. ": " .. res.out .. res.err)
+      assert.matches("002_x%.lua:1:", res.err)
+      assert.are.same({ "1" }, versions(url))
+      H.sql(url, "DROP TABLE t; DELETE FROM moonshift_migrations")
+    end
+  end)
+
+  it("keeps one migration's patches of db and shared modules away from the next", function()
+    local url = H.new_db()
+    local dir = H.migrations({
+      ["001_patch.lua"] = [[
+return { up = function(db)
+  assert(not pcall(function() getmetatable(db).__index.exec = function() end end))
+  assert(getmetatable(db) == "moonshift db")
+  assert(not pcall(function() require("moonshift.catalog").patched = true end))
+  string.trim = function() return "patched" end
+end }
+]],
+      ["002_create.lua"] = [[
+return { up = function(db)
+  db:exec("CREATE TABLE made (id int)")
+  assert(string.trim == nil, "a patch of string reached the next migration")
+end }
+]],
+    })
+    H.run_ok(cmd("up", url, dir), "2 migrations applied")
+    assert.is_true(H.exists(url, "made"))
+  end)
+
+  it("stops db:sleep at the --lua-timeout deadline", function()
+    local url = H.new_db()
+    local dir = H.migrations({ ["001_nap.lua"] = "return { up = function(db) db:sleep(6) end }\n" })
+    local t0 = H.now()
+    H.run_fails(cmd("up", url, dir, "--lua-timeout", "1s"), "ran longer than its lua_timeout", 1)
+    assert.is_true(H.now() - t0 < 4, "db:sleep outlived the deadline")
+    assert.are.same({}, versions(url))
+  end)
+end)
+
+describe("a runner killed inside a section outside a transaction", function()
+  it("leaves the statements that ran recorded, so check says failed and the next up resumes", function()
+    local url = H.new_db()
+    local dir = H.migrations({
+      ["001_steps.sql"] = "-- migrate:up transaction:false\nCREATE TABLE a (id int);\nSELECT pg_sleep(5);\n"
+        .. "CREATE TABLE b (id int);\n",
+    })
+    local run = H.spawn(cmd("up", url, dir))
+    assert.is_true(H.wait_for(10, function() return H.exists(url, "a") end), "the first statement did not run")
+    H.sleep(0.3)
+    run:kill(9)
+    run:wait(10)
+    assert.is_false(H.exists(url, "b"))
+    local chk = H.run(cmd("check", url, dir))
+    assert.are.equal(8, chk.code, chk.err)
+    assert.matches("failed: 001 steps %(up failed part way: the run stopped after statement 1 of 3", chk.out)
+    local res = H.run_ok(cmd("up", url, dir, "--lock-timeout", "20s"), "applied 001 steps", { timeout = 60 })
+    assert.matches("resuming [^\n]*001_steps%.sql at statement 2 of 3", res.err)
+    assert.is_true(H.exists(url, "b"))
+    assert.are.same({ { "1" } }, H.sql(url, "SELECT version FROM moonshift_migrations WHERE failed_op IS NULL"))
   end)
 end)

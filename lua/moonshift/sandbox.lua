@@ -123,6 +123,20 @@ end
 
 local new_env
 
+-- A view of a shared table that reads through and refuses writes.
+local function read_only(t, name)
+  if type(t) ~= "table" then return t end
+  return setmetatable({}, {
+    __index = t,
+    __newindex = function()
+      error(("module '%s' is shared by every migration: it cannot be changed"):format(name), 2)
+    end,
+    __pairs = function() return next, t, nil end,
+    __len = function() return #t end,
+    __metatable = false,
+  })
+end
+
 local function new_require(state)
   return function(name)
     if type(name) ~= "string" then error("require takes a module name", 2) end
@@ -151,9 +165,10 @@ local function new_require(state)
       end
       tried[#tried + 1] = "\n\tno file '" .. file .. "'"
     end
-    -- not a project helper: the modules of the host (standard and installed)
+    -- not a project helper: the modules of the host (standard and installed),
+    -- shared by every migration, so seen through a read-only view
     local ok, res = pcall(require, name)
-    if ok then return res end
+    if ok then return read_only(res, name) end
     if type(res) == "string" and res:find("module '" .. name .. "' not found:", 1, true) == 1 then
       error(("module '%s' not found:%s%s"):format(name, table.concat(tried), res:sub(#name + 21)), 2)
     end
@@ -177,15 +192,54 @@ local function copy_libs()
   return libs
 end
 
+-- Lua's base functions a migration may use. Left out: debug (it reaches
+-- everything), package (require is the migration's own), and load,
+-- loadfile and dofile, which come back text-only: a binary chunk could
+-- crash the host.
+local BASE = { "assert", "collectgarbage", "error", "getmetatable", "ipairs", "next", "pairs", "pcall",
+  "rawequal", "rawget", "rawlen", "rawset", "select", "setmetatable", "tonumber", "tostring", "type", "xpcall" }
+
+local function text_only(what, mode)
+  if mode ~= nil and mode ~= "t" then
+    error(what .. ": binary chunks are not allowed in a migration (mode must be \"t\")", 3)
+  end
+end
+
+local function loaders(env)
+  local function l_load(chunk, name, mode, e)
+    text_only("load", mode)
+    return load(chunk, name, "t", e or env)
+  end
+  local function l_loadfile(file, mode, e)
+    text_only("loadfile", mode)
+    return loadfile(file, "t", e or env)
+  end
+  local function l_dofile(file)
+    local f = assert(loadfile(file, "t", env))
+    return f()
+  end
+  return l_load, l_loadfile, l_dofile
+end
+
+-- Every string's metatable is shared; getmetatable("") gives a name instead
+-- of the real string table, so no migration can patch it for the next.
+do
+  local mt = getmetatable("")
+  if mt and mt.__metatable == nil then mt.__metatable = "string" end
+end
+
 function new_env(state)
-  local env = setmetatable({
+  local env = {
     migration = state.info,
     print = state.print,
     log = state.log,
     progress = state.progress,
     require = state.require,
-  }, { __index = _G })
+    _VERSION = _VERSION,
+  }
+  for _, name in ipairs(BASE) do env[name] = _G[name] end
   for name, t in pairs(state.libs) do env[name] = t end
+  env.load, env.loadfile, env.dofile = loaders(env)
   env._G = env
   return env
 end

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "report.h"
@@ -47,6 +49,20 @@ double ms_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+int ms_random_hex(char *out, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  unsigned char raw[64];
+  size_t want = (n - 1 + 1) / 2;
+  if (n == 0 || want > sizeof raw) return -1;
+  int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  ssize_t got = fd >= 0 ? read(fd, raw, want) : -1;
+  if (fd >= 0) close(fd);
+  if (got != (ssize_t)want) return -1;
+  for (size_t i = 0; i + 1 < n; i++) out[i] = hex[i % 2 ? raw[i / 2] & 15 : raw[i / 2] >> 4];
+  out[n - 1] = '\0';
+  return 0;
 }
 
 void ms_sleep_ms(long ms) {

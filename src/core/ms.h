@@ -101,6 +101,10 @@ void ms_verbose(ms_ctx *c, const char *fmt, ...) MS_PRINTF(2, 3);
 /* Milliseconds since an arbitrary origin (monotonic). */
 double ms_now_ms(void);
 
+/* Fills out with n - 1 random hex digits from the OS (/dev/urandom) and a
+ * NUL; returns 0, or -1 when it cannot be read. */
+int ms_random_hex(char *out, size_t n);
+
 /* Sleeps ms milliseconds. */
 void ms_sleep_ms(long ms);
 

@@ -80,8 +80,10 @@ ms_status ms_conn_report(ms_ctx *c, const PGresult *r) {
   ms_pgerr_from(r, c->conn, &e);
   ms_pgerr_format(&b, &e, NULL, 0);
   ms_status st = ms_pgerr_connection_lost(&e) ? MS_ECONNECT : ms_conn_failure(c);
-  if (st == MS_ECONNECT && e.sqlstate) return ms_fail(c, st, "lost the connection to the database: %s", b.data);
-  if (st == MS_ECONNECT) {
+  if (st == MS_EFAILED && e.sqlstate && strcmp(e.sqlstate, MS_SQLSTATE_LOCK_LOST) == 0) st = MS_ELOCK;
+  if (st == MS_ECONNECT && e.sqlstate) {
+    st = ms_fail(c, st, "lost the connection to the database: %s", b.data);
+  } else if (st == MS_ECONNECT) {
     ms_buf_free(&b);
     one_line(&b, PQerrorMessage(c->conn));
     st = ms_fail(c, st, "lost the connection to the database: %s", b.data);

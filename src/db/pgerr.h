@@ -14,6 +14,8 @@ struct pg_result;
 #define MS_SQLSTATE_INVALID_SCHEMA_NAME "3F000"
 #define MS_SQLSTATE_LOCK_NOT_AVAILABLE "55P03"
 #define MS_SQLSTATE_QUERY_CANCELED "57014"
+/* moonshift's own, raised by the lock fence when the run no longer holds its lock */
+#define MS_SQLSTATE_LOCK_LOST "MSL01"
 #define MS_SQLSTATE_UNIQUE_VIOLATION "23505"
 #define MS_SQLSTATE_DUPLICATE_TABLE "42P07"
 #define MS_SQLSTATE_DUPLICATE_OBJECT "42710"

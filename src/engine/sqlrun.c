@@ -144,10 +144,13 @@ static ms_status check_utf8(ms_ctx *c, const section *s, const ms_stmt *st) {
 }
 
 /* A NUL byte would cut the statement short where libpq reads its text:
- * refused, anywhere in the piece (comments too), before anything runs. */
+ * refused in the statement and the comments before it, before anything
+ * runs. COPY data is left out (the server refuses a NUL there itself, and
+ * reading it again would hold a large file's pages). */
 static ms_status check_nul(ms_ctx *c, const section *s, const ms_stmt *st) {
   const char *base = s->file.data + s->sec->off;
-  const char *nul = memchr(base + st->piece_off, '\0', st->piece_len);
+  size_t end = st->cls == MS_CLASS_EMPTY ? st->piece_off + st->piece_len : st->off + st->len;
+  const char *nul = memchr(base + st->piece_off, '\0', end - st->piece_off);
   if (!nul) return MS_OK;
   unsigned long line, col;
   ms_textpos_line_col(base, s->sec->len, (size_t)(nul - base), &line, &col);
@@ -212,6 +215,7 @@ static ms_status sql_error(ms_ctx *c, const section *s, const PGresult *r, size_
   ms_pgerr_from(r, c->conn, &e);
   snprintf(c->sqlstate, sizeof c->sqlstate, "%s", e.sqlstate ? e.sqlstate : "");
   ms_status st = ms_pgerr_connection_lost(&e) ? MS_ECONNECT : ms_conn_failure(c);
+  if (st == MS_EFAILED && e.sqlstate && strcmp(e.sqlstate, MS_SQLSTATE_LOCK_LOST) == 0) st = MS_ELOCK;
   if (st == MS_ECONNECT && !e.sqlstate) {
     ms_buf_printf(&b, "%s:%lu: lost the connection to the database while running it", s->path, line);
   } else {
@@ -397,6 +401,31 @@ static ms_status live_stmt(ms_ctx *c, ms_step *s, const ms_stmt *st, int k) {
   return run_stmt(c, x, st);
 }
 
+/* Outside a transaction every statement that ran stays: its progress is
+ * recorded as it goes, as a failure part way would be, so that a runner
+ * killed between two statements leaves a migration that the next up
+ * resumes (the finished migration's tracking row replaces it). */
+static ms_status note_progress(ms_ctx *c, ms_step *s) {
+  section *x = s->body;
+  ms_buf h = {0}, why = {0};
+  ms_buf_add(&h, x->hashes.data, x->hashes.len);
+  ms_buf_puts(&h, "}");
+  ms_buf_printf(&why, "the run stopped after statement %d of %d (was moonshift killed?) before the "
+                "migration finished", s->done, s->total);
+  /* written as moonshift's own user, whatever role the section set, in a
+   * transaction of its own that leaves the section's settings as they were */
+  ms_status st = h.oom || why.oom ? ms_fail(c, MS_EFAILED, "out of memory")
+    : ms_conn_exec(c, "BEGIN; SET LOCAL SESSION AUTHORIZATION DEFAULT; SET LOCAL ROLE NONE");
+  if (st == MS_OK)
+    st = ms_tracker_mark_failed(c, s->rec.version, s->rec.name, "sql", s->rec.checksum, "up", s->done, s->total,
+                                h.data, why.data);
+  if (st == MS_OK) st = ms_conn_exec(c, "COMMIT");
+  else if (PQtransactionStatus(c->conn) != PQTRANS_IDLE) PQclear(PQexec(c->conn, "ROLLBACK"));
+  ms_buf_free(&h);
+  ms_buf_free(&why);
+  return st;
+}
+
 /* The statements one by one: run (a dry run's rehearsal shows each), or
  * only listed when the section is not rehearsed. */
 static ms_status sql_body(ms_ctx *c, ms_step *s) {
@@ -422,6 +451,8 @@ static ms_status sql_body(ms_ctx *c, ms_step *s) {
       stmt_hash(x, &st, h);
       ms_buf_printf(&x->hashes, "%s%s", k ? "," : "", h);
       s->done++;
+      if (!s->tx && !s->down && s->done < s->total && k >= x->resume_done &&
+          PQtransactionStatus(c->conn) == PQTRANS_IDLE) rc = note_progress(c, s);
     }
     k++;
   }

@@ -12,7 +12,7 @@
 
 #include "config.h"
 #include "conn.h"
-#include "lease.h"
+#include "lock.h"
 #include "pgerr.h"
 #include "report.h"
 #include "sumpool.h"
@@ -77,7 +77,7 @@ static ms_status prologue(ms_ctx *c, const ms_step *s) {
   return MS_OK;
 }
 
-int ms_step_fence_sql(ms_ctx *c, ms_buf *b) { return ms_lease_fence_sql(c, b); }
+int ms_step_fence_sql(ms_ctx *c, ms_buf *b) { return ms_lock_fence_sql(c, b); }
 
 ms_status ms_step_track_sql(ms_ctx *c, ms_step *s, ms_buf *b) {
   if (!s->down && !s->rec.checksum) {
@@ -135,7 +135,10 @@ static ms_status record_failure(ms_ctx *c, const ms_step *s, const ms_step_ops *
     : s->down || s->done < 0 ? "it is recorded as failed until `moonshift repair` or `moonshift force`"
     : "fix the cause and run up again to resume at the failed statement (or `moonshift repair` to "
       "start over, `moonshift force` to accept it)";
-  if (s->done >= 0)
+  if (s->done >= 0 && s->done >= s->total)
+    st = ms_fail(c, st, "%s\nthis section runs outside a transaction: its %d statements ran and stay applied, "
+                 "but recording the migration failed; %s", why ? why : "", s->done, next);
+  else if (s->done >= 0)
     st = ms_fail(c, st, "%s\nthis section runs outside a transaction: statement %d of %d failed and the %d "
                  "before it stay applied; %s", why ? why : "", s->done + 1, s->total, s->done, next);
   else

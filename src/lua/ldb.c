@@ -327,9 +327,17 @@ static int sleep_arg(lua_State *L, int idx) {
   return 0;
 }
 
-/* db:sleep(seconds) */
+/* db:sleep(seconds); a sleep past the --lua-timeout deadline stops at it
+ * and raises, as Lua code past it does */
 static int l_db_sleep(lua_State *L) {
-  luaL_checkudata(L, 1, DB_MT);
+  ldb *d = luaL_checkudata(L, 1, DB_MT);
+  lua_Number s = luaL_checknumber(L, 2);
+  double deadline = d->c ? d->c->lua_deadline : 0, now = ms_now_ms();
+  if (deadline > 0 && now + s * 1000 > deadline) {
+    lua_pushnumber(L, deadline > now ? (deadline - now) / 1000 : 0);
+    sleep_arg(L, lua_gettop(L));
+    return luaL_error(L, "the Lua code ran longer than its lua_timeout (%f s) and was stopped", d->c->opts.lua_timeout);
+  }
   return sleep_arg(L, 2);
 }
 
@@ -432,6 +440,10 @@ void ms_ldb_open(lua_State *L) {
   lua_pop(L, 1);
   luaL_newmetatable(L, DB_MT);
   luaL_setfuncs(L, db_meta, 0);
+  /* getmetatable(db) gives this name, not the shared method table: one
+   * migration cannot patch the db of the next */
+  lua_pushliteral(L, "moonshift db");
+  lua_setfield(L, -2, "__metatable");
   /* __index = require("moonshift.db").methods(C methods): the Lua side wraps
    * and extends them (converters, cursors, savepoints, catalog helpers) */
   lua_getglobal(L, "require");

@@ -19,7 +19,7 @@
 
 #include "buf.h"
 #include "conn.h"
-#include "lock.h"
+#include "wait.h"
 #include "pgerr.h"
 
 typedef struct lease {
@@ -128,7 +128,39 @@ static int try_take(ms_ctx *c, void *ud, ms_status *st) {
   ms_buf_free(&q);
   int got = *st == MS_OK && PQntuples(r) == 1;
   PQclear(r);
-  return got;
+  /* a runner with the advisory lock excludes a lease, and the other way
+   * round (lock.c): give the lease back and wait */
+  if (got && ms_wait_advisory_held(c, st)) {
+    ms_buf d = {0};
+    ms_buf_printf(&d, "DELETE FROM %s WHERE id = 1 AND owner = $1", l->table_sql);
+    const char *owner[1] = { l->owner };
+    PQclear(PQexecParams(c->conn, d.data, 1, NULL, owner, NULL, NULL, 0));
+    ms_buf_free(&d);
+    got = 0;
+  }
+  return *st == MS_OK && got;
+}
+
+int ms_lease_live(ms_ctx *c, ms_status *st) {
+  char *table = ms_lease_table_sql(c);
+  if (!table) { *st = ms_fail(c, MS_EFAILED, "out of memory"); return 0; }
+  const char *params[1] = { table };
+  PGresult *r = NULL;
+  int live = 0;
+  *st = ms_conn_query(c, "SELECT pg_catalog.to_regclass($1) IS NOT NULL", 1, params, &r);
+  int exists = *st == MS_OK && PQgetvalue(r, 0, 0)[0] == 't';
+  PQclear(r);
+  if (exists) {
+    ms_buf q = {0};
+    ms_buf_printf(&q, "SELECT pg_catalog.count(*) FROM %s WHERE id = 1 AND expires_at > pg_catalog.clock_timestamp()", table);
+    r = NULL;
+    *st = ms_conn_query(c, q.data, 0, NULL, &r);
+    live = *st == MS_OK && atoi(PQgetvalue(r, 0, 0)) > 0;
+    PQclear(r);
+    ms_buf_free(&q);
+  }
+  free(table);
+  return live;
 }
 
 /* Says who holds the lease: its owner on the line, and with -v since when
@@ -145,7 +177,7 @@ static void show_holder(ms_ctx *c, void *ud, double waited_ms) {
     ms_buf_printf(&what, "lease held by %s", PQgetvalue(r, 0, 0));
     ms_buf_printf(&detail, "owner %s on host %s since %s, expires in %s s unless renewed",
                   PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
-    ms_lock_report_wait(c, what.data ? what.data : "lease", waited_ms, detail.data);
+    ms_wait_report(c, what.data ? what.data : "lease", waited_ms, detail.data);
     ms_buf_free(&what);
     ms_buf_free(&detail);
   }
@@ -170,13 +202,15 @@ ms_status ms_lease_acquire(ms_ctx *c) {
   c->lease = l;
   pthread_mutex_init(&l->mu, NULL);
   pthread_cond_init(&l->cv, NULL);
-  srand((unsigned)(time(NULL) ^ getpid()));
-  snprintf(l->owner, sizeof l->owner, "%s:%d:%08x", c->host, (int)getpid(), (unsigned)rand());
+  char id[17];
+  if (ms_random_hex(id, sizeof id) != 0) { lease_free(c); return ms_fail(c, MS_EFAILED, "cannot read /dev/urandom"); }
+  /* unique whatever the host name and pid (containers share both) */
+  snprintf(l->owner, sizeof l->owner, "%s:%d:%s", c->host, (int)getpid(), id);
   snprintf(l->seconds, sizeof l->seconds, "%.3f seconds", c->opts.lock_lease);
   l->table_sql = ms_lease_table_sql(c);
   if (!l->table_sql) { lease_free(c); return ms_fail(c, MS_EFAILED, "out of memory"); }
   ms_status st = ensure_table(c, l->table_sql);
-  if (st == MS_OK) st = ms_lock_poll(c, try_take, show_holder, l, "lease");
+  if (st == MS_OK) st = ms_wait_poll(c, try_take, show_holder, l, "lease");
   if (st == MS_ELOCK) {
     char *why = c->err ? strdup(c->err) : NULL;
     st = ms_fail(c, st, "%s (see `moonshift unlock` if that run is gone)", why ? why : "lock timeout");
@@ -197,7 +231,8 @@ int ms_lease_fence_sql(ms_ctx *c, ms_buf *b) {
   char *owner = PQescapeLiteral(c->conn, l->owner, strlen(l->owner));
   if (!owner) { b->oom = 1; return 0; }
   ms_buf_printf(b, "DO $moonshift$ BEGIN IF NOT EXISTS (SELECT 1 FROM %s WHERE id = 1 AND owner = %s "
-                "FOR UPDATE) THEN RAISE EXCEPTION 'moonshift lost its migration lease to another runner'; "
+                "FOR UPDATE) THEN RAISE EXCEPTION 'moonshift lost its migration lease to another runner' "
+                "USING ERRCODE = '" MS_SQLSTATE_LOCK_LOST "'; "
                 "END IF; END $moonshift$", l->table_sql, owner);
   PQfreemem(owner);
   return 1;

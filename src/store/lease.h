@@ -23,6 +23,10 @@ ms_status ms_lease_check(ms_ctx *c) MS_MUST_CHECK;
  * with its transaction already sent) cannot commit. 0 without a lease. */
 int ms_lease_fence_sql(ms_ctx *c, struct ms_buf *b);
 
+/* 1 when a live lease (unexpired, anyone's) exists: the advisory runner
+ * waits for it. *st says whether a query failed. */
+int ms_lease_live(ms_ctx *c, ms_status *st);
+
 /* Stops the renewer and deletes the lease row if still ours. */
 void ms_lease_release(ms_ctx *c);
 

@@ -15,6 +15,8 @@
 #include "checksum.h"
 #include "conn.h"
 #include "lease.h"
+#include "pgerr.h"
+#include "wait.h"
 #include "report.h"
 
 int64_t ms_lock_key(const char *schema, const char *name) {
@@ -26,15 +28,6 @@ int64_t ms_lock_key(const char *schema, const char *name) {
   ms_buf_free(&b);
   for (int i = 0; i < 8; i++) k = (k << 8) | d[i];
   return (int64_t)k;
-}
-
-/* Reports a wait on one line that fits 80 columns with the "moonshift: "
- * prefix, and the holder's whole query as the event's detail (-v). */
-void ms_lock_report_wait(ms_ctx *c, const char *what, double waited_ms, const char *detail) {
-  char line[70];
-  snprintf(line, sizeof line, "waiting %.0fs for the migration %s", waited_ms / 1000, what);
-  ms_event e = { .kind = MS_EV_WAITING, .text = line, .detail = detail, .ms = waited_ms };
-  ms_report(c, &e);
 }
 
 /* Says who holds the lock (pg_locks joined with pg_stat_activity). */
@@ -49,35 +42,14 @@ static void show_holder(ms_ctx *c, void *ud, double waited_ms) {
   const char *key = ud;
   PGresult *r = NULL;
   if (ms_conn_query(c, q, 1, &key, &r) != MS_OK) return;
-  if (PQntuples(r) == 0) ms_lock_report_wait(c, "lock", waited_ms, NULL);
+  if (PQntuples(r) == 0) ms_wait_report(c, "lock", waited_ms, NULL);
   for (int i = 0; i < PQntuples(r); i++) {
     char what[80];
     snprintf(what, sizeof what, "lock: pid %s (%s, %s)", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
              PQgetvalue(r, i, 2));
-    ms_lock_report_wait(c, what, waited_ms, PQgetvalue(r, i, 3));
+    ms_wait_report(c, what, waited_ms, PQgetvalue(r, i, 3));
   }
   PQclear(r);
-}
-
-ms_status ms_lock_poll(ms_ctx *c, ms_lock_try try_take, ms_lock_who who, void *ud, const char *what) {
-  double start = ms_now_ms(), next_report = start + 2000;
-  long delay = 20;
-  for (;;) {
-    ms_status st = MS_OK;
-    int got = try_take(c, ud, &st);
-    if (st != MS_OK) return st;
-    if (got) return MS_OK;
-    double now = ms_now_ms();
-    if (c->opts.lock_timeout >= 0 && now - start >= c->opts.lock_timeout * 1000)
-      return ms_fail(c, MS_ELOCK, "could not take the migration %s within %gs; another moonshift run "
-                     "holds it", what, c->opts.lock_timeout);
-    if (now >= next_report) {
-      who(c, ud, now - start);
-      next_report = now + 5000;
-    }
-    ms_sleep_ms(delay + rand() % (delay / 2 + 1));
-    if (delay < 1000) delay *= 2;
-  }
 }
 
 static int try_advisory(ms_ctx *c, void *ud, ms_status *st) {
@@ -86,7 +58,25 @@ static int try_advisory(ms_ctx *c, void *ud, ms_status *st) {
   *st = ms_conn_query(c, "SELECT pg_catalog.pg_try_advisory_lock($1::bigint)", 1, params, &r);
   int got = *st == MS_OK && PQgetvalue(r, 0, 0)[0] == 't';
   PQclear(r);
-  return got;
+  /* a live lease (a runner with --lock=table) excludes the advisory lock */
+  if (got && ms_lease_live(c, st)) {
+    r = NULL;
+    if (ms_conn_query(c, "SELECT pg_catalog.pg_advisory_unlock($1::bigint)", 1, params, &r) == MS_OK) PQclear(r);
+    got = 0;
+  }
+  return *st == MS_OK && got;
+}
+
+int ms_lock_fence_sql(ms_ctx *c, ms_buf *b) {
+  if (c->opts.lock_mode == MS_LOCK_TABLE) return ms_lease_fence_sql(c, b);
+  if (!c->locked) return 0;
+  uint64_t k = (uint64_t)c->lock_key;
+  ms_buf_printf(b, "DO $moonshift$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE "
+                "locktype = 'advisory' AND granted AND pid = pg_catalog.pg_backend_pid() AND objsubid = 1 "
+                "AND classid = %" PRIu64 " AND objid = %" PRIu64 ") THEN RAISE EXCEPTION 'moonshift lost its "
+                "migration lock (did a migration run DISCARD ALL or pg_advisory_unlock_all()?)' USING ERRCODE "
+                "= '" MS_SQLSTATE_LOCK_LOST "'; END IF; END $moonshift$", k >> 32, k & 0xffffffffu);
+  return 1;
 }
 
 /* Through a pooler, libpq's backend PID (PgBouncer's own cancel key) is not
@@ -113,7 +103,7 @@ ms_status ms_lock_acquire(ms_ctx *c) {
   char key[24], what[64];
   snprintf(key, sizeof key, "%" PRId64, c->lock_key);
   snprintf(what, sizeof what, "lock (key %s)", key);
-  ms_status st = ms_lock_poll(c, try_advisory, show_holder, key, what);
+  ms_status st = ms_wait_poll(c, try_advisory, show_holder, key, what);
   if (st == MS_OK) c->locked = 1;
   return st;
 }
@@ -130,6 +120,8 @@ void ms_lock_release(ms_ctx *c) {
   snprintf(key, sizeof key, "%" PRId64, c->lock_key);
   c->locked = 0;
   if (PQstatus(c->conn) != CONNECTION_OK) return;
+  ms_conn_notices(c, 0);   /* "you don't own a lock" when a migration released it */
   if (ms_conn_query(c, "SELECT pg_catalog.pg_advisory_unlock($1::bigint)", 1, params, &r) == MS_OK)
     PQclear(r);
+  ms_conn_notices(c, 1);
 }
