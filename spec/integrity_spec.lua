@@ -298,3 +298,4 @@ describe("a runner killed inside a section outside a transaction", function()
     assert.are.same({ { "1" } }, H.sql(url, "SELECT version FROM moonshift_migrations WHERE failed_op IS NULL"))
   end)
 end)
+

@@ -41,7 +41,9 @@ describe("statement splitting against a real server", function()
     assert.are.equal(0, r.code, r.err)
     local log = H.log_since(mark)
     local seen = {}
-    for stmt in log:gmatch("LOG:%s+statement: (.-)\n[^\t]") do seen[#seen + 1] = stmt end
+    -- each statement is its own message: "statement:" (simple protocol) or
+    -- "execute <unnamed>:" (extended protocol, one statement per message)
+    for stmt in log:gmatch("LOG:%s+[%w <>]-: (.-)\n[^\t]") do seen[#seen + 1] = stmt end
     local joined = table.concat(seen, "\n---\n")
     assert.truthy(joined:find("INSERT INTO lex VALUES (1, 'it''s; here');", 1, true), joined)
     assert.truthy(joined:find("$fn$ BEGIN RETURN $x$;$x$; END; $fn$;", 1, true), joined)

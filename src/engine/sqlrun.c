@@ -246,7 +246,10 @@ static ms_status run_stmt(ms_ctx *c, section *s, const ms_stmt *st) {
   char *sql = strndup(s->file.data + off, st->len);
   if (!sql) return ms_fail(c, MS_EFAILED, "out of memory");
   double t0 = ms_now_ms();
-  PGresult *r = PQexec(c->conn, sql);
+  /* the extended protocol takes exactly one statement: text the splitter
+   * took for one statement can never carry a second one (a hidden COMMIT)
+   * past the checks, whatever the flags */
+  PGresult *r = PQexecParams(c->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
   free(sql);
   if (PQresultStatus(r) == PGRES_COPY_IN) {
     PQclear(r);
