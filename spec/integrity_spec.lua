@@ -299,3 +299,20 @@ describe("a runner killed inside a section outside a transaction", function()
   end)
 end)
 
+
+describe("inputs at the edges", function()
+  it("new after the largest 64-bit version refuses instead of writing a negative one", function()
+    local dir = H.migrations({ ["9223372036854775807_big.sql"] = "SELECT 1;\n" })
+    H.run_fails({ "new", "next", "--dir", dir }, "no version can follow it", 2)
+    local names = H.sh("ls " .. H.q(dir)).out
+    assert.are.equal("9223372036854775807_big.sql\n", names)
+  end)
+
+  it("a compiled (luac) migration is refused naming its file", function()
+    local url = H.new_db()
+    local dir = H.tmpdir()
+    H.write(dir .. "/001_bin.lua", string.dump(function() return {} end))
+    H.run_fails(cmd("up", url, dir), "^moonshift: [^\n]*/001_bin%.lua: attempt to load a binary chunk", 2)
+    assert.is_nil(versions(url))
+  end)
+end)

@@ -369,6 +369,14 @@ static void next_version(const ms_source *s, char *out, size_t n) {
   if (last && strtoll(out, NULL, 10) <= last->version) snprintf(out, n, "%" PRId64, last->version + 1);
 }
 
+/* The next version fits in 64 bits only below the largest one. */
+static ms_status check_room(ms_ctx *c, const ms_source *s) {
+  const ms_migration *last = s->n ? &s->v[s->n - 1] : NULL;
+  if (!last || last->version < INT64_MAX) return MS_OK;
+  return ms_fail(c, MS_EUSAGE, "%s: the newest version is the largest a 64-bit version can be; no version "
+                 "can follow it", last->path);
+}
+
 /* require("moonshift.templates")[kind](name), protected. */
 static int l_template(lua_State *L) {
   lua_getglobal(L, "require");
@@ -403,6 +411,7 @@ ms_status ms_cmd_new(ms_ctx *c, const char *name, int lua) {
   if (st == MS_OK && mkdir(dir, 0777) != 0 && errno != EEXIST)
     st = ms_fail(c, MS_EUSAGE, "cannot create migrations folder %s: %s", dir, strerror(errno));
   if (st == MS_OK) st = ms_session_open(c, MS_SESS_FOLDER, NULL);
+  if (st == MS_OK) st = check_room(c, c->src);
   if (st == MS_OK) {
     next_version(c->src, version, sizeof version);
     ms_buf_printf(&path, "%s/%s_%s.%s", dir, version, s, lua ? "lua" : "sql");

@@ -113,7 +113,11 @@ ms_status ms_lua_loadfile(ms_ctx *c, const char *path) {
   lua_State *L = c->L;
   if (luaL_loadfilex(L, path, "t") != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
-    ms_status st = ms_fail(c, MS_EUSAGE, "%s", msg ? msg : "cannot load");
+    size_t n = strlen(path);
+    /* syntax errors name the file; a binary (luac) file's does not */
+    int named = msg && strncmp(msg, path, n) == 0;
+    ms_status st = ms_fail(c, MS_EUSAGE, "%s%s%s", named ? "" : path, named ? "" : ": ",
+                           msg ? msg : "cannot load");
     lua_pop(L, 2);
     return st;
   }
