@@ -316,3 +316,22 @@ describe("inputs at the edges", function()
     assert.is_nil(versions(url))
   end)
 end)
+
+describe("moonshift's own tables", function()
+  for _, case in ipairs({
+    { "DROP TABLE moonshift_migrations;", "dropped" },
+    { "DELETE FROM moonshift_migrations WHERE version = 1;", "changed the rows of" },
+    { "DROP TABLE moonshift_history;", "dropped" },
+  }) do
+    it("dropped or rewritten by a section outside a transaction stop the run: " .. case[1], function()
+      local url = H.new_db()
+      local dir = H.migrations({ ["001_a.sql"] = "CREATE TABLE a (id int);\n" })
+      H.run_ok(cmd("up", url, dir))
+      H.write(dir .. "/002_bad.sql", "-- migrate:up transaction:false\n" .. case[1] .. "\n")
+      H.write(dir .. "/003_next.sql", "CREATE TABLE next (id int);\n")
+      H.run_fails(cmd("up", url, dir), "002_bad%.sql: the migration " .. case[2]:gsub("%p", "%%%0")
+        .. " moonshift's tracking tables", 1)
+      assert.is_false(H.exists(url, "next"))
+    end)
+  end
+end)

@@ -167,8 +167,17 @@ static ms_status attempt(ms_ctx *c, const ms_step_ops *ops, ms_step *s) {
   if (st == MS_OK && !s->live)
     ms_report_text(c, MS_EV_NOTE, "  (runs outside a transaction: %s)",
                    s->total >= 0 ? "listed, not rehearsed" : "not rehearsed");
+  long before = 0, after = 0;
+  int watch = !s->tx && !dry;   /* outside a transaction the body could drop or rewrite our tables */
+  if (st == MS_OK && watch) st = ms_tracker_census(c, s->rec.version, &before);
   if (st == MS_OK) st = ops->body(c, s);
   if (st == MS_OK && s->live) st = check_tx(c, s);
+  if (st == MS_OK && watch) st = ms_tracker_census(c, s->rec.version, &after);
+  if (st == MS_OK && watch && after != before)
+    st = ms_fail(c, MS_EFAILED, "%s: the migration %s moonshift's tracking tables (%s, %s.%s); stopping "
+                 "before anything else is recorded: restore them (from a backup) before running again",
+                 s->m->path, after < 0 ? "dropped" : "changed the rows of", c->table_sql, c->table_schema,
+                 c->history_name);
   if (st == MS_OK && s->live) st = ms_hook_each(c, "after_each", s->m, dir, ms_now_ms() - s->rec.t0);
   c->in_tx_body = 0;
   if (st == MS_OK) st = finish(c, s);

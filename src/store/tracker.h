@@ -65,6 +65,12 @@ typedef struct ms_record {
  * duration is measured by the server since BEGIN; outside, from r->t0. */
 void ms_tracker_record_sql(ms_ctx *c, ms_buf *b, const ms_record *r, int in_tx);
 
+/* The number of tracking rows other than `version`'s, and whether the
+ * history table is still there (-1 into *rows when either table is gone):
+ * taken before and after a migration that runs outside a transaction,
+ * which could drop or rewrite them. */
+ms_status ms_tracker_census(ms_ctx *c, int64_t version, long *rows) MS_MUST_CHECK;
+
 /* After a transactional migration failed: 1 when another runner has
  * meanwhile recorded it as applied (down: as rolled back), so nothing of
  * this attempt stayed and the work is done. c->err is left as it was. */
