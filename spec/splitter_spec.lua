@@ -51,6 +51,7 @@ local function parse_fixture(src)
       p.line = tonumber(rest:match("line=(%d+)"))
       p.col = tonumber(rest:match("col=(%d+)"))
       p.unterminated = rest:match("unterminated") ~= nil
+      p.block = rest:match("%f[%w]block%f[%W]") ~= nil
       fx.pieces[#fx.pieces + 1] = p
     elseif kind == "data" then
       fx.pieces[#fx.pieces].data = body
@@ -101,11 +102,13 @@ describe("splitter fixtures", function()
         got[i] = { class = p.class, text = p.text, data = p.copy_data,
                    line = e.line and p.line, col = e.col and p.col,
                    unterminated = not p.terminated and p.class ~= "empty"
-                                  and p.class ~= "meta_skip" }
+                                  and p.class ~= "meta_skip",
+                   block = p.block == true }
       end
       for i, e in ipairs(fx.pieces) do
         want[i] = { class = e.class, text = e.text, data = e.data,
-                    line = e.line, col = e.col, unterminated = e.unterminated }
+                    line = e.line, col = e.col, unterminated = e.unterminated,
+                    block = e.block }
       end
       assert.are.same(want, got)
     end)

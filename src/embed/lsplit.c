@@ -31,6 +31,8 @@ static void set_int(lua_State *L, const char *k, lua_Integer v) {
  *   class        "sql" | "txn" | "notx" | "addvalue" | "copy" | "meta_skip"
  *                | "empty"
  *   copy_data    for "copy": the inline data lines without the \. line
+ *   block        true for a goose StatementBegin/StatementEnd block (one
+ *                unit, possibly several statements: see ms_stmt.block)
  * On an error (unterminated quote/comment, meta-command, bad COPY data)
  * returns nil, the message and the 1-based line it points at.
  * Raises only on a bad argument or out of memory. */
@@ -55,6 +57,10 @@ static int l_split_split(lua_State *L) {
     lua_setfield(L, -2, "terminated");
     lua_pushstring(L, ms_split_classname(st.cls));
     lua_setfield(L, -2, "class");
+    if (st.block) {
+      lua_pushboolean(L, 1);
+      lua_setfield(L, -2, "block");
+    }
     if (st.cls == MS_CLASS_COPY && st.terminated)
       set_str(L, "copy_data", text + st.data_off, st.data_len);
     lua_rawseti(L, -2, ++i);

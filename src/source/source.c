@@ -1,18 +1,24 @@
-/* source.c: discovers migration files in a folder, parses their names
- * (<version>_<name>.sql|.lua, or an .up.sql/.down.sql pair), rejects
- * malformed names and duplicate versions, and sorts by version as int64.
- * Uses only POSIX directory calls; knows nothing of SQL or the database. */
+/* source.c: discovers migrations in a folder: files named
+ * <version>_<name>.sql|.lua or .up.sql/.down.sql pairs, and diesel's
+ * <version>_<name>/ folders (diesel.c reads their names and metadata.toml);
+ * rejects malformed names, duplicate versions and the folders of tools
+ * moonshift cannot run (toolfolder.c), and sorts by version as int64.
+ * Uses only POSIX file calls; knows nothing of SQL or the database. */
 #define _DEFAULT_SOURCE 1   /* struct dirent's d_type */
 #include "source.h"
 
 #include <dirent.h>
+#include <inttypes.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "buf.h"
+#include "diesel.h"
+#include "toolfolder.h"
 
 static int ends_with(const char *s, size_t n, const char *suffix) {
   size_t k = strlen(suffix);
@@ -116,20 +122,103 @@ static int push(ms_source *s, const ms_migration *m) {
   return 0;
 }
 
-/* Collects the candidate files; problems are appended to errs. */
-static ms_status collect(ms_ctx *c, const char *dir, ms_source *s, ms_buf *errs) {
+/* Whether path is a regular file (following links). */
+static int regular(const char *path) {
+  struct stat sb;
+  return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* Reads diesel's metadata.toml at path into m->no_transaction; problems
+ * are appended to errs. */
+static void read_metadata(const char *path, ms_migration *m, ms_buf *errs) {
+  char text[65536];
+  FILE *f = fopen(path, "rb");
+  size_t n = f ? fread(text, 1, sizeof text, f) : 0;
+  int in_tx = 1, big = f && n == sizeof text, bad = !f || ferror(f);
+  if (f) fclose(f);
+  if (bad || big) {
+    ms_buf_printf(errs, "\n  %s: %s", path, big ? "larger than 64 KiB" : strerror(errno));
+    return;
+  }
+  ms_buf err = {0};
+  if (ms_diesel_metadata(path, text, n, &in_tx, &err) != 0) ms_buf_printf(errs, "\n  %s", err.data);
+  ms_buf_free(&err);
+  m->no_transaction = !in_tx;
+}
+
+/* A diesel migration folder dir/dname at path (which it takes). */
+static ms_status diesel_folder(ms_ctx *c, char *path, const char *dname, ms_source *s,
+                               ms_buf *errs) {
+  ms_diesel_name dn;
+  ms_migration m = {0};
+  ms_status st = MS_OK;
+  ms_diesel_name_parse(dname, &dn);
+  m.path = join_path(path, "up.sql");
+  m.down_path = join_path(path, "down.sql");
+  char *meta = join_path(path, "metadata.toml");
+  if (!m.path || !m.down_path || !meta) {
+    st = ms_fail(c, MS_EFAILED, "out of memory");
+  } else if (!dn.ok) {
+    ms_buf_printf(errs, "\n  %s: %s", path, dn.why);
+  } else if (!regular(m.path)) {
+    ms_buf_printf(errs, "\n  %s: a folder named like a migration holds no up.sql (diesel's "
+                  "layout is <version>_<name>/up.sql and down.sql)", path);
+  } else {
+    if (!regular(m.down_path)) { free(m.down_path); m.down_path = NULL; }
+    if (access(meta, F_OK) == 0) read_metadata(meta, &m, errs);
+    m.version = dn.version;
+    m.vwidth = dn.width;
+    m.kind = MS_KIND_SQL;
+    m.lua_ref = -2; /* LUA_NOREF */
+    m.folder = 1;
+    m.name = strndup(dname + dn.name_off, dn.name_len);
+    if (!m.name || push(s, &m) != 0) st = ms_fail(c, MS_EFAILED, "out of memory");
+    else memset(&m, 0, sizeof m);
+  }
+  migration_free(&m);
+  free(meta);
+  free(path);
+  return st;
+}
+
+/* Whether the entry e at path is a folder. */
+static int is_folder(const struct dirent *e, const char *path) {
+  struct stat sb;
+  if (e->d_type == DT_DIR) return 1;
+  if (e->d_type != DT_UNKNOWN && e->d_type != DT_LNK) return 0;
+  return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* Collects the candidate files; problems are appended to errs, a file of
+ * a tool moonshift cannot run to *tool and *tool_file. */
+static ms_status collect(ms_ctx *c, const char *dir, ms_source *s, ms_buf *errs,
+                         ms_toolfolder *tool, char *tool_file, size_t tool_cap) {
   DIR *d = opendir(dir);
   if (!d)
     return ms_fail(c, MS_EUSAGE, "cannot open migrations folder %s: %s", dir, strerror(errno));
   struct dirent *e;
   ms_status st = MS_OK;
-  while ((e = readdir(d)) != NULL) {
+  while (st == MS_OK && (e = readdir(d)) != NULL) {
     ms_name nm;
+    ms_toolfolder t = ms_toolfolder_of(e->d_name);
+    if (t != MS_TOOLFOLDER_NONE) {
+      if (*tool == MS_TOOLFOLDER_NONE || t < *tool) {
+        *tool = t;
+        snprintf(tool_file, tool_cap, "%s", e->d_name);
+      }
+      continue;
+    }
     ms_name_parse(e->d_name, &nm);
     if (nm.role == MS_NAME_IGNORED) continue;
     char *path = join_path(dir, e->d_name);
     if (!path) { st = ms_fail(c, MS_EFAILED, "out of memory"); break; }
     struct stat sb;
+    size_t n = strlen(e->d_name);
+    if (nm.role == MS_NAME_BAD && !ends_with(e->d_name, n, ".sql") &&
+        !ends_with(e->d_name, n, ".lua") && is_folder(e, path)) {
+      st = diesel_folder(c, path, e->d_name, s, errs);
+      continue;
+    }
     if (nm.role == MS_NAME_BAD) {
       ms_buf_printf(errs, "\n  %s: %s", path, nm.why);
     } else if (e->d_type != DT_REG && stat(path, &sb) != 0) {
@@ -151,7 +240,6 @@ static ms_status collect(ms_ctx *c, const char *dir, ms_source *s, ms_buf *errs)
       if (!m.name || push(s, &m) != 0) {
         migration_free(&m);
         st = ms_fail(c, MS_EFAILED, "out of memory");
-        break;
       }
     }
     free(path);
@@ -193,12 +281,37 @@ static void merge(ms_source *s, ms_buf *errs) {
   }
 }
 
+/* diesel compares versions as strings: refuse diesel folders whose
+ * numeric order (moonshift's) is not their string order. */
+static void diesel_order(const ms_source *s, ms_buf *errs) {
+  const ms_migration *prev = NULL;
+  for (size_t i = 0; i < s->n; i++) {
+    const ms_migration *m = &s->v[i];
+    if (!m->folder) continue;
+    if (prev && prev->vwidth != m->vwidth) {
+      char a[32], b[32];
+      snprintf(a, sizeof a, "%0*" PRId64, prev->vwidth, prev->version);
+      snprintf(b, sizeof b, "%0*" PRId64, m->vwidth, m->version);
+      if (strcmp(a, b) > 0)
+        ms_buf_printf(errs, "\n  %s and %s: diesel runs these in the other order (it compares "
+                      "versions as strings); give their versions one width", prev->path, m->path);
+    }
+    prev = m;
+  }
+}
+
 ms_status ms_source_scan(ms_ctx *c, const char *dir, ms_source *out) {
   ms_buf errs = {0};
-  ms_status st = collect(c, dir, out, &errs);
-  if (st == MS_OK) {
+  ms_toolfolder tool = MS_TOOLFOLDER_NONE;
+  char tool_file[256] = "";
+  ms_status st = collect(c, dir, out, &errs, &tool, tool_file, sizeof tool_file);
+  if (st == MS_OK && tool != MS_TOOLFOLDER_NONE) {
+    st = ms_fail(c, MS_EUSAGE, "migrations folder %s %s (%s); nothing was run", dir,
+                 ms_toolfolder_why(tool), tool_file);
+  } else if (st == MS_OK) {
     if (out->n) qsort(out->v, out->n, sizeof *out->v, cmp_version);
     merge(out, &errs);
+    diesel_order(out, &errs);
     out->dir = strdup(dir);
     if (errs.len > 0)
       st = ms_fail(c, MS_EUSAGE, "migrations folder %s has problems; nothing was run:%s", dir, errs.data);

@@ -20,6 +20,11 @@ typedef struct ms_migration {
   int resume_done;     /* set by the plan: statements a failed attempt applied */
   char *resume_hashes; /*   and their hashes, "{h1,h2,...}"; NULL: run from the start */
   struct ms_sqlscan *scan; /* what checking its SQL found (sqlscan.c), or NULL */
+  int folder;          /* 1 for a diesel migration folder <version>_<name>/:
+                          path is its up.sql, down_path its down.sql (or NULL) */
+  int no_transaction;  /* diesel metadata.toml run_in_transaction = false (or
+                          a metadata.toml without the key): both directions
+                          run outside a transaction, whatever the sections say */
 } ms_migration;
 
 typedef struct ms_source {
@@ -50,9 +55,16 @@ typedef struct ms_name {
 void ms_name_parse(const char *fname, ms_name *out);
 
 /* Scans dir and fills *out (which the caller zeroes) with the migrations,
- * sorted by version. Returns MS_EUSAGE with every offending file named in
- * c->err for a missing folder, malformed names, duplicate versions, or a
- * lone .down.sql. Free with ms_source_free. */
+ * sorted by version: files, and diesel's <version>_<name>/ folders (up.sql,
+ * down.sql, metadata.toml; version 0 allowed there, as diesel's initial
+ * setup has it). Returns MS_EUSAGE with every offending file named in
+ * c->err for a missing folder, malformed names, duplicate versions, a lone
+ * .down.sql, a folder named like a migration without up.sql, an unreadable
+ * metadata.toml, or diesel folders whose versions diesel would order
+ * otherwise (it compares them as strings); and MS_EUSAGE with one line
+ * naming the tool for a folder of a tool moonshift cannot run yet
+ * (toolfolder.h: Sqitch, Flyway, Liquibase, a manifest). Free with
+ * ms_source_free. */
 ms_status ms_source_scan(ms_ctx *c, const char *dir, ms_source *out) MS_MUST_CHECK;
 
 void ms_source_free(ms_source *s);

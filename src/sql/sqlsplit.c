@@ -404,6 +404,7 @@ static int goose_block(ms_split *s, ms_stmt *out, size_t start, size_t cs,
   }
   set_stmt(s, out, start, off, last, pend);
   out->terminated = b[last - 1] == ';';
+  out->block = 1;
   out->cls = ms_split_classify(b + off, last - off);
   return 1;
 }

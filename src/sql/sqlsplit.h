@@ -42,6 +42,15 @@ typedef struct ms_stmt {
   unsigned long line;  /* 1-based line of off ('\n' ends a line) */
   unsigned long col;   /* 1-based column of off, counted in bytes */
   int terminated;      /* 1 if the statement ends with its own ';' */
+  int block;           /* 1 for a goose StatementBegin/StatementEnd block:
+                          one unit that may hold several statements, so it
+                          must be sent whole as one simple-protocol query
+                          (PQexec), never with PQsendQueryParams or in a
+                          pipeline (they take one statement only: "cannot
+                          insert multiple commands into a prepared
+                          statement"). off/len span the block's SQL without
+                          the annotation lines; cls is its first
+                          statement's class. 0 for every other piece. */
   ms_class cls;
 } ms_stmt;
 

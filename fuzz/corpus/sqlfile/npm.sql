@@ -1,0 +1,5 @@
+-- Down Migration
+DROP TABLE t;
+
+--- UP MIGRATION
+CREATE TABLE t (id int);

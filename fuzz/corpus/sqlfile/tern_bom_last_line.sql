@@ -1,0 +1,1 @@
+﻿---- create above / drop below ----
