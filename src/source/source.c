@@ -169,7 +169,6 @@ static ms_status diesel_folder(ms_ctx *c, char *path, const char *dname, ms_sour
     m.version = dn.version;
     m.vwidth = dn.width;
     m.kind = MS_KIND_SQL;
-    m.lua_ref = -2; /* LUA_NOREF */
     m.folder = 1;
     m.name = strndup(dname + dn.name_off, dn.name_len);
     if (!m.name || push(s, &m) != 0) st = ms_fail(c, MS_EFAILED, "out of memory");
