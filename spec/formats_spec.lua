@@ -7,23 +7,12 @@
 -- tool's own rules; then rolled back to empty. Also: no down part ever runs
 -- during up, what every tool's file reads as (moonshift.read_sql), the
 -- files and folders moonshift refuses with exit 2 before anything runs,
--- and the behaviours that wait on the runner (pending until it sends them).
+-- and what the runner does with them (goose blocks, ENVSUB, empty sections,
+-- diesel's run_in_transaction).
 local H = require("spec_helper")
 local ms = require("moonshift")
 local BIN = os.getenv("MS_PG_BINDIR") or "/usr/lib/postgresql/15/bin"
 local FIXTURES = H.root .. "/spec/fixtures/formats/"
-
--- Runs fn; when it fails with a message matching symptom (what the runner
--- of today does with such a section), marks the test pending with why. Any
--- other failure fails the test, and a pass passes: once the runner does
--- its part these specs pass without an edit.
-local function needs_runner(why, symptom, fn)
-  local ok, err = pcall(fn)
-  if ok then return end
-  local msg = tostring(type(err) == "table" and err.message or err)
-  if not msg:find(symptom) then error(err, 0) end
-  pending("needs the runner to " .. why .. " -- " .. msg:match("[^\n]*" .. symptom .. "[^\n]*"))
-end
 
 -- Sorted entries of a folder (files and sub-folders), without dot files
 -- and READMEs.
@@ -395,58 +384,46 @@ end)
 
 describe("what waits on the runner", function()
   it("runs a goose StatementBegin block of several statements in a transaction as one query", function()
-    needs_runner("send a piece with ms_stmt.block set as one simple-protocol query (PQexec) instead of "
-      .. "queueing it with PQsendQueryParams", "cannot insert multiple commands into a prepared statement", function()
-      local url, ref, dir = H.new_db(), H.new_db(), FIXTURES .. "goose-blocks"
-      local r = up(url, dir)
-      assert.are.equal(0, r.code, r.err)
-      apply_reference(ref, "goose", dir)
-      assert.are.equal(schema(ref), schema(url))
-      assert.are.same({ { "a", "11" }, { "b", "12" } }, H.sql(url, "select name, n from counters order by name"))
-      assert.are.equal(0, H.run({ "down", "--url", url, "--dir", dir }).code)
-      assert.is_false(H.exists(url, "counters"))
-    end)
+    local url, ref, dir = H.new_db(), H.new_db(), FIXTURES .. "goose-blocks"
+    local r = up(url, dir)
+    assert.are.equal(0, r.code, r.err)
+    apply_reference(ref, "goose", dir)
+    assert.are.equal(schema(ref), schema(url))
+    assert.are.same({ { "a", "11" }, { "b", "12" } }, H.sql(url, "select name, n from counters order by name"))
+    assert.are.equal(0, H.run({ "down", "--url", url, "--dir", dir }).code)
+    assert.is_false(H.exists(url, "counters"))
   end)
 
   it("substitutes goose ENVSUB variables from the environment", function()
-    needs_runner("split and send ms_sqlfile_text's substituted copy of a section whose envsub is set",
-      "syntax error at or near \"%$\"", function()
-      local env = { MS_FMT_TABLE = "regions", MS_FMT_REGION = "" }  -- MS_FMT_UNSET stays unset
-      local url, ref, dir = H.new_db(), H.new_db(), FIXTURES .. "goose-envsub"
-      local r = up(url, dir, env)
-      assert.are.equal(0, r.code, r.err)
-      apply_reference(ref, "goose", dir, { MS_FMT_TABLE = "regions", MS_FMT_REGION = "" })
-      assert.are.equal(schema(ref), schema(url))
-      assert.are.equal("${kept}", H.scalar(url, "select kept_f()"))
-      assert.are.equal(0, H.run({ "down", "--url", url, "--dir", dir }, { env = env }).code)
-      assert.is_false(H.exists(url, "regions"))
-    end)
+    local env = { MS_FMT_TABLE = "regions", MS_FMT_REGION = "" }  -- MS_FMT_UNSET stays unset
+    local url, ref, dir = H.new_db(), H.new_db(), FIXTURES .. "goose-envsub"
+    local r = up(url, dir, env)
+    assert.are.equal(0, r.code, r.err)
+    apply_reference(ref, "goose", dir, { MS_FMT_TABLE = "regions", MS_FMT_REGION = "" })
+    assert.are.equal(schema(ref), schema(url))
+    assert.are.equal("${kept}", H.scalar(url, "select kept_f()"))
+    assert.are.equal(0, H.run({ "down", "--url", url, "--dir", dir }, { env = env }).code)
+    assert.is_false(H.exists(url, "regions"))
   end)
 
   it("applies and rolls back empty sections as no-ops, in every format", function()
-    needs_runner("apply a section with no statement (ms_section.empty, or none found by the splitter) "
-      .. "as a no-op instead of refusing it", "the up section holds no SQL statement", function()
-      local url, empty, dir = H.new_db(), H.new_db(), FIXTURES .. "empty"
-      local r = up(url, dir)
-      assert.are.equal(0, r.code, r.err)
-      assert.matches("6 migrations applied", r.out)
-      assert.are.equal(schema(empty), schema(url))
-      r = H.run({ "down", "6", "--url", url, "--dir", dir })
-      assert.are.equal(0, r.code, r.err)
-      assert.are.same({}, H.versions(url))
-    end)
+    local url, empty, dir = H.new_db(), H.new_db(), FIXTURES .. "empty"
+    local r = up(url, dir)
+    assert.are.equal(0, r.code, r.err)
+    assert.matches("6 migrations applied", r.out)
+    assert.are.equal(schema(empty), schema(url))
+    r = H.run({ "down", "6", "--url", url, "--dir", dir })
+    assert.are.equal(0, r.code, r.err)
+    assert.are.same({}, H.versions(url))
   end)
 
   it("runs a diesel migration outside a transaction when metadata.toml says so", function()
-    needs_runner("run both directions of a migration with ms_migration.no_transaction set outside a "
-      .. "transaction, statement by statement", "cannot run inside a transaction", function()
-      local url, ref, dir = H.new_db(), H.new_db(), FIXTURES .. "diesel-notx"
-      local r = up(url, dir)
-      assert.are.equal(0, r.code, r.err)
-      apply_reference(ref, "diesel", dir)
-      assert.are.equal(schema(ref), schema(url))
-      assert.are.equal(0, H.run({ "down", "--url", url, "--dir", dir }).code)
-      assert.is_false(H.exists(url, "big"))
-    end)
+    local url, ref, dir = H.new_db(), H.new_db(), FIXTURES .. "diesel-notx"
+    local r = up(url, dir)
+    assert.are.equal(0, r.code, r.err)
+    apply_reference(ref, "diesel", dir)
+    assert.are.equal(schema(ref), schema(url))
+    assert.are.equal(0, H.run({ "down", "--url", url, "--dir", dir }).code)
+    assert.is_false(H.exists(url, "big"))
   end)
 end)

@@ -400,9 +400,6 @@ end)
 describe("bad inputs", function()
   local OK = { ["001_ok.sql"] = "create table ran_001 (id int);\n" }
   local cases = {
-    { "an empty file", { ["002_bad.sql"] = "" }, "/002_bad%.sql:1: the up section holds no SQL statement" },
-    { "a file of comments only", { ["002_bad.sql"] = "-- nothing here\n/* nor here */\n" },
-      "/002_bad%.sql:1: the up section holds no SQL statement" },
     { "two up markers", { ["002_bad.sql"] = "-- migrate:up\ncreate table x1 (id int);\n-- migrate:up\ncreate table x2 (id int);\n" },
       "/002_bad%.sql:3: a second %-%- migrate:up marker %(the first is on line 1%)" },
     { "a down marker before the up marker", { ["002_bad.sql"] = "-- migrate:down\ndrop table x;\n-- migrate:up\ncreate table x (id int);\n" },

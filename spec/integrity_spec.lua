@@ -335,3 +335,25 @@ describe("moonshift's own tables", function()
     end)
   end
 end)
+
+describe("an empty migration", function()
+  it("(an empty file, or comments only) applies as a no-op, recorded, and says so", function()
+    local url = H.new_db()
+    local dir = H.migrations({
+      ["001_empty.sql"] = "",
+      ["002_comments.sql"] = "-- only matters on another engine\n/* nothing here */\n",
+      ["003_t.sql"] = "CREATE TABLE t (id int);\n",
+    })
+    H.run_ok(cmd("up", url, dir), "applied 001 empty %(empty, nothing to run; %d+ ms%)\n"
+      .. "applied 002 comments %(empty, nothing to run; %d+ ms%)\napplied 003 t ")
+    assert.are.same({ "1", "2", "3" }, versions(url))
+  end)
+
+  it("written by moonshift new and left untouched is refused as unfinished", function()
+    local url = H.new_db()
+    local dir = H.migrations({ ["1_base.sql"] = "CREATE TABLE base (id int);\n" })
+    H.run_ok({ "new", "later", "--dir", dir })
+    H.run_fails(cmd("up", url, dir), "/2_later%.sql:3: the up section holds no SQL statement %(an unfinished", 2)
+    assert.is_nil(versions(url))
+  end)
+end)

@@ -121,8 +121,8 @@ static void text_event(void *ud, const ms_event *e) {
     clear_applying(t);
     t->applying_text[0] = '\0';
     if (!m || e->dry_run) break;
-    printf("%s %0*" PRId64 " %s (%.0f ms)\n", e->down ? "reverted" : "applied", m->vwidth, m->version,
-           m->name, e->ms);
+    printf("%s %0*" PRId64 " %s (%s%.0f ms)\n", e->down ? "reverted" : "applied", m->vwidth, m->version,
+           m->name, e->empty ? "empty, nothing to run; " : "", e->ms);
     out_flush(t);
     break;
   case MS_EV_WOULD:

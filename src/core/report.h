@@ -40,6 +40,7 @@ typedef struct ms_event {
   const struct ms_migration *migration;
   int down;
   int dry_run;            /* MS_EV_DONE of a rehearsal */
+  int empty;              /* MS_EV_DONE of a migration with no statement: a no-op */
   double ms;
   const char *text;
   size_t len;             /* of text; 0: strlen(text) */

@@ -123,6 +123,16 @@ int ms_conn_watch_sql(ms_ctx *c, int local, char *out, size_t n) {
 
 int ms_conn_pooled(const ms_ctx *c) { return c->opts.lock_mode == MS_LOCK_TABLE; }
 
+ms_status ms_conn_as_self_begin(ms_ctx *c) {
+  return ms_conn_exec(c, "BEGIN; SET LOCAL SESSION AUTHORIZATION DEFAULT; SET LOCAL ROLE NONE");
+}
+
+ms_status ms_conn_as_self_end(ms_ctx *c, ms_status st) {
+  if (st == MS_OK) return ms_conn_exec(c, "COMMIT");
+  if (c->conn && PQtransactionStatus(c->conn) != PQTRANS_IDLE) PQclear(PQexec(c->conn, "ROLLBACK"));
+  return st;
+}
+
 void ms_conn_recover(ms_ctx *c) {
   if (!c->conn || PQstatus(c->conn) != CONNECTION_OK) return;
   if (PQtransactionStatus(c->conn) != PQTRANS_IDLE) PQclear(PQexec(c->conn, "ROLLBACK"));

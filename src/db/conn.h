@@ -54,6 +54,13 @@ int ms_conn_pooled(const ms_ctx *c);
  * moonshift's own user. */
 extern const char *const ms_conn_identity_sql[];
 
+/* Outside a transaction: opens one in which moonshift acts as the user it
+ * connected as, whatever role a migration set (SET LOCAL, so the
+ * migration's settings are back after it); ms_conn_as_self_end commits it
+ * (st MS_OK) or rolls it back, and returns st or the commit's failure. */
+ms_status ms_conn_as_self_begin(ms_ctx *c) MS_MUST_CHECK;
+ms_status ms_conn_as_self_end(ms_ctx *c, ms_status st) MS_MUST_CHECK;
+
 /* After a failure: rolls back an open transaction and resets session
  * settings, so the next migration starts clean. Best effort. */
 void ms_conn_recover(ms_ctx *c);

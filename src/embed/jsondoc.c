@@ -65,6 +65,7 @@ static void doc_event(void *ud, const ms_event *e) {
     json_object_set_new(o, "direction", json_string(e->down ? "down" : "up"));
     json_object_set_new(o, "duration_ms", json_integer((json_int_t)e->ms));
     if (e->dry_run) json_object_set_new(o, "dry_run", json_true());
+    if (e->empty) json_object_set_new(o, "empty", json_true());
     json_array_append_new(list_of(d, "migrations"), o);
     break;
   case MS_EV_LOG:

@@ -23,6 +23,7 @@
 #include "file.h"
 #include "invalidx.h"
 #include "pgerr.h"
+#include "envsub.h"
 #include "sqlfile.h"
 #include "sqlscan.h"
 #include "sqlsplit.h"
@@ -43,6 +44,13 @@ typedef struct section {
   int down;
   const ms_scan_facts *known; /* what checking this file found earlier in the run */
   ms_buf hashes;       /* "{h1,...}": the statements applied outside a transaction */
+  const char *src;     /* the text sent: the file, or (goose ENVSUB) a copy whose section
+                        * part is substituted; the section starts at sec->off in both */
+  size_t src_len;
+  size_t sec_len;      /* the section's length in src */
+  ms_buf copy;         /* that copy, when there is one */
+  int tx;              /* runs in a transaction: its marker says so and (diesel's
+                        * metadata.toml) the migration does not say otherwise */
 } section;
 
 static void drop_file_behind(void *ud, size_t pos) {
@@ -66,6 +74,22 @@ static ms_status open_section(ms_ctx *c, ms_migration *m, int down, section *s) 
   ms_buf_free(&err);
   if (st != MS_OK) return st;
   s->sec = down ? &s->sf.down : &s->sf.up;
+  s->tx = s->sec->transaction && !m->no_transaction;
+  s->src = s->file.data;
+  s->src_len = s->file.len;
+  s->sec_len = s->sec->len;
+  if (s->sec->present && s->sec->envsub) {
+    /* goose ENVSUB: the file's bytes up to the section, then the section
+     * substituted, so offsets and lines before it stay the file's */
+    ms_buf_add(&s->copy, s->file.data, s->sec->off);
+    if (ms_sqlfile_text(s->path, s->file.data, s->sec, ms_envsub_getenv, NULL, &s->copy, &err) != 0 || s->copy.oom)
+      st = ms_fail(c, MS_EUSAGE, "%s", err.data ? err.data : "out of memory");
+    ms_buf_free(&err);
+    if (st != MS_OK) return st;
+    s->src = s->copy.data ? s->copy.data : "";
+    s->src_len = s->copy.len;
+    s->sec_len = s->copy.len - s->sec->off;
+  }
   s->m = m;
   s->down = down;
   s->resume_done = down ? 0 : m->resume_done;
@@ -74,6 +98,12 @@ static ms_status open_section(ms_ctx *c, ms_migration *m, int down, section *s) 
     return ms_fail(c, MS_EUSAGE, "%s: has no -- migrate:down section, so it cannot be rolled back",
                    s->path);
   return MS_OK;
+}
+
+static void close_section(section *s) {
+  ms_file_close(&s->file);
+  ms_buf_free(&s->copy);
+  ms_buf_free(&s->hashes);
 }
 
 static unsigned long abs_line(const section *s, unsigned long rel) {
@@ -94,15 +124,15 @@ static void drop_piece(section *s, const ms_stmt *st) {
 /* Starts splitting the section; long COPY data hands its pages back as the
  * splitter passes them. */
 static void split_section(section *s, ms_split *sp) {
-  ms_split_init(sp, s->file.data + s->sec->off, s->sec->len);
+  ms_split_init(sp, s->src + s->sec->off, s->sec_len);
   s->scanned = 0;
   sp->progress = drop_behind;
   sp->progress_ud = s;
 }
 
 static ms_status stmt_problem(ms_ctx *c, const section *s, const ms_stmt *st) {
-  if (!s->sec->transaction) return MS_OK;
-  const char *stmt = s->file.data + s->sec->off + st->off;
+  if (!s->tx) return MS_OK;
+  const char *stmt = s->src + s->sec->off + st->off;
   int n = (int)(st->len > 40 ? 40 : st->len);
   if (st->cls == MS_CLASS_TXN)
     return ms_fail(c, MS_EUSAGE, "%s:%lu: '%.*s' controls the transaction, but this section already "
@@ -129,12 +159,12 @@ static size_t utf8_len(const unsigned char *p, size_t n) {
 /* With a UTF-8 client encoding the server rejects invalid bytes part way
  * through a run: find them before anything runs. */
 static ms_status check_utf8(ms_ctx *c, const section *s, const ms_stmt *st) {
-  const unsigned char *p = (const unsigned char *)s->file.data + s->sec->off + st->off;
+  const unsigned char *p = (const unsigned char *)s->src + s->sec->off + st->off;
   for (size_t i = 0; i < st->len;) {
     size_t k = utf8_len(p + i, st->len - i);
     if (k == 0) {
       unsigned long line, col;
-      ms_textpos_line_col(s->file.data + s->sec->off, s->sec->len, st->off + i, &line, &col);
+      ms_textpos_line_col(s->src + s->sec->off, s->sec_len, st->off + i, &line, &col);
       return ms_fail(c, MS_EUSAGE, "%s:%lu:%lu: invalid UTF-8 (byte 0x%02X); nothing was run",
                      s->path, abs_line(s, line), col, p[i]);
     }
@@ -148,14 +178,24 @@ static ms_status check_utf8(ms_ctx *c, const section *s, const ms_stmt *st) {
  * runs. COPY data is left out (the server refuses a NUL there itself, and
  * reading it again would hold a large file's pages). */
 static ms_status check_nul(ms_ctx *c, const section *s, const ms_stmt *st) {
-  const char *base = s->file.data + s->sec->off;
+  const char *base = s->src + s->sec->off;
   size_t end = st->cls == MS_CLASS_EMPTY ? st->piece_off + st->piece_len : st->off + st->len;
   const char *nul = memchr(base + st->piece_off, '\0', end - st->piece_off);
   if (!nul) return MS_OK;
   unsigned long line, col;
-  ms_textpos_line_col(base, s->sec->len, (size_t)(nul - base), &line, &col);
+  ms_textpos_line_col(base, s->sec_len, (size_t)(nul - base), &line, &col);
   return ms_fail(c, MS_EUSAGE, "%s:%lu:%lu: a NUL byte, which would cut the statement short; nothing was run",
                  s->path, abs_line(s, line), col);
+}
+
+/* 1 for the file `moonshift new` writes, before anything is added: its own
+ * name as the first line, and nothing but the two markers after it. */
+static int untouched_template(const section *s) {
+  const char *name = s->m->name;
+  size_t n = strlen(name);
+  const char *t = s->file.data;
+  if (s->sf.format != MS_FORMAT_DBMATE || !s->sf.down.present || !s->sf.down.empty || !s->sf.up.empty) return 0;
+  return s->file.len > n + 4 && memcmp(t, "-- ", 3) == 0 && memcmp(t + 3, name, n) == 0 && t[3 + n] == '\n';
 }
 
 /* Splits the whole section once: errors, problems, and the sending mode;
@@ -164,7 +204,7 @@ static ms_status scan_section(ms_ctx *c, section *s) {
   ms_split sp;
   ms_stmt st;
   int rc, steps = 0;
-  s->stepwise = !s->sec->transaction || c->opts.verbose || c->opts.dry_run || ms_hook_has_each(c);
+  s->stepwise = !s->tx || c->opts.verbose || c->opts.dry_run || ms_hook_has_each(c);
   if (s->known) {
     s->statements = s->known->statements;
     s->stepwise |= s->known->stepwise;
@@ -174,7 +214,7 @@ static ms_status scan_section(ms_ctx *c, section *s) {
   int utf8 = c->conn && PQclientEncoding(c->conn) == pg_char_to_encoding("UTF8");
   while ((rc = ms_split_next(&sp, &st)) == 1) {
     ms_status bad = check_nul(c, s, &st);
-    if (st.cls == MS_CLASS_META_SKIP) steps = 1;
+    if (st.cls == MS_CLASS_META_SKIP || st.block) steps = 1;   /* a goose block goes alone, simply */
     if (st.cls != MS_CLASS_EMPTY && st.cls != MS_CLASS_META_SKIP) {
       s->statements++;
       if (st.cls == MS_CLASS_COPY) steps = 1;
@@ -189,7 +229,10 @@ static ms_status scan_section(ms_ctx *c, section *s) {
     ms_split_errmsg(&sp, msg, sizeof msg);
     return ms_fail(c, MS_EUSAGE, "%s:%lu: %s", s->path, abs_line(s, sp.err_line), msg);
   }
-  if (s->statements == 0 && s->sec == &s->sf.up)
+  /* a section with no statement applies as a no-op (goose, golang-migrate
+   * and dbmate do the same), but the untouched template of `moonshift new`
+   * is an unfinished migration, not an empty one */
+  if (s->statements == 0 && s->sec == &s->sf.up && untouched_template(s))
     return ms_fail(c, MS_EUSAGE, "%s:%d: the up section holds no SQL statement (an unfinished "
                    "migration?); nothing was run", s->path, s->sec->line);
   s->stepwise |= steps;
@@ -202,7 +245,7 @@ static ms_status sql_check(ms_ctx *c, ms_migration *m, int down) {
   section s;
   ms_status st = open_section(c, m, down, &s);
   if (st == MS_OK) st = scan_section(c, &s);
-  ms_file_close(&s.file);
+  close_section(&s);
   return st;
 }
 
@@ -211,7 +254,7 @@ static ms_status sql_error(ms_ctx *c, const section *s, const PGresult *r, size_
                            long prefix, unsigned long line) {
   ms_pgerr e;
   ms_buf b = {0};
-  ms_srcmap map = { s->path, prefix < 0 ? NULL : s->file.data, s->file.len, sent_off, prefix };
+  ms_srcmap map = { s->path, prefix < 0 ? NULL : s->src, s->src_len, sent_off, prefix };
   ms_pgerr_from(r, c->conn, &e);
   snprintf(c->sqlstate, sizeof c->sqlstate, "%s", e.sqlstate ? e.sqlstate : "");
   ms_status st = ms_pgerr_connection_lost(&e) ? MS_ECONNECT : ms_conn_failure(c);
@@ -230,7 +273,7 @@ static ms_status send_copy_data(ms_ctx *c, section *s, const ms_stmt *st) {
   size_t off = s->sec->off + st->data_off, left = st->data_len;
   while (left > 0) {
     int n = left > (1u << 20) ? (1 << 20) : (int)left;
-    if (PQputCopyData(c->conn, s->file.data + off, n) != 1) break;
+    if (PQputCopyData(c->conn, s->src + off, n) != 1) break;
     ms_file_drop(&s->file, off, off + (size_t)n);
     off += (size_t)n;
     left -= (size_t)n;
@@ -243,13 +286,14 @@ static ms_status send_copy_data(ms_ctx *c, section *s, const ms_stmt *st) {
 static ms_status run_stmt(ms_ctx *c, section *s, const ms_stmt *st) {
   size_t off = s->sec->off + st->off;
   unsigned long line = abs_line(s, st->line);
-  char *sql = strndup(s->file.data + off, st->len);
+  char *sql = strndup(s->src + off, st->len);
   if (!sql) return ms_fail(c, MS_EFAILED, "out of memory");
   double t0 = ms_now_ms();
   /* the extended protocol takes exactly one statement: text the splitter
    * took for one statement can never carry a second one (a hidden COMMIT)
-   * past the checks, whatever the flags */
-  PGresult *r = PQexecParams(c->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+   * past the checks, whatever the flags. A goose StatementBegin/End block
+   * holds several by design and goes as one simple query, as goose sends it. */
+  PGresult *r = st->block ? PQexec(c->conn, sql) : PQexecParams(c->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
   free(sql);
   if (PQresultStatus(r) == PGRES_COPY_IN) {
     PQclear(r);
@@ -327,7 +371,7 @@ static ms_status sql_fast(ms_ctx *c, ms_step *s) {
   while (rc == MS_OK && ms_split_next(&sp, &st) == 1) {
     if (st.cls == MS_CLASS_EMPTY) continue;
     size_t off = x->sec->off + st.off;
-    char *sql = strndup(x->file.data + off, st.len);
+    char *sql = strndup(x->src + off, st.len);
     if (!sql) { rc = ms_fail(c, MS_EFAILED, "out of memory"); break; }
     rc = queue(c, sql, &q[n++], off, abs_line(x, st.line));
     free(sql);
@@ -355,7 +399,7 @@ static ms_status sql_fast(ms_ctx *c, ms_step *s) {
 /* A dry run's listing of statement k with its file:line. */
 static void show_stmt(ms_ctx *c, const section *x, const ms_stmt *st, int k) {
   ms_event e = { .kind = MS_EV_STATEMENT, .index = k, .file = x->path, .line = abs_line(x, st->line),
-                 .text = x->file.data + x->sec->off + st->off, .len = st->len, .bytes = st->data_len };
+                 .text = x->src + x->sec->off + st->off, .len = st->len, .bytes = st->data_len };
   ms_report(c, &e);
 }
 
@@ -364,7 +408,7 @@ static void show_stmt(ms_ctx *c, const section *x, const ms_stmt *st, int k) {
 static void stmt_hash(const section *s, const ms_stmt *st, char out[17]) {
   unsigned char d[32];
   static const char hex[] = "0123456789abcdef";
-  ms_sha256_raw(s->file.data + s->sec->off + st->off, st->len, d);
+  ms_sha256_raw(s->src + s->sec->off + st->off, st->len, d);
   for (int i = 0; i < 8; i++) { out[2 * i] = hex[d[i] >> 4]; out[2 * i + 1] = hex[d[i] & 15]; }
   out[16] = '\0';
 }
@@ -398,7 +442,7 @@ static ms_status live_stmt(ms_ctx *c, ms_step *s, const ms_stmt *st, int k) {
   section *x = s->body;
   if (!s->tx && k < x->resume_done) return skip_applied(c, x, st, k);
   if (!s->tx && k == x->resume_done && x->resume_done > 0 && st->cls == MS_CLASS_NOTX) {
-    ms_status rc = ms_invalid_index_drop(c, x->file.data + x->sec->off + st->off, st->len);
+    ms_status rc = ms_invalid_index_drop(c, x->src + x->sec->off + st->off, st->len);
     if (rc != MS_OK) return rc;
   }
   return run_stmt(c, x, st);
@@ -417,13 +461,11 @@ static ms_status note_progress(ms_ctx *c, ms_step *s) {
                 "migration finished", s->done, s->total);
   /* written as moonshift's own user, whatever role the section set, in a
    * transaction of its own that leaves the section's settings as they were */
-  ms_status st = h.oom || why.oom ? ms_fail(c, MS_EFAILED, "out of memory")
-    : ms_conn_exec(c, "BEGIN; SET LOCAL SESSION AUTHORIZATION DEFAULT; SET LOCAL ROLE NONE");
+  ms_status st = h.oom || why.oom ? ms_fail(c, MS_EFAILED, "out of memory") : ms_conn_as_self_begin(c);
   if (st == MS_OK)
     st = ms_tracker_mark_failed(c, s->rec.version, s->rec.name, "sql", s->rec.checksum, "up", s->done, s->total,
                                 h.data, why.data);
-  if (st == MS_OK) st = ms_conn_exec(c, "COMMIT");
-  else if (PQtransactionStatus(c->conn) != PQTRANS_IDLE) PQclear(PQexec(c->conn, "ROLLBACK"));
+  st = ms_conn_as_self_end(c, st);
   ms_buf_free(&h);
   ms_buf_free(&why);
   return st;
@@ -468,8 +510,7 @@ static void sql_close(ms_ctx *c, ms_step *s) {
   section *x = s->body;
   (void)c;
   if (!x) return;
-  ms_file_close(&x->file);
-  ms_buf_free(&x->hashes);
+  close_section(x);
   free(x);
   s->body = NULL;
 }
@@ -482,7 +523,7 @@ static ms_status sql_open(ms_ctx *c, ms_step *s) {
   if (st == MS_OK) st = scan_section(c, x);
   if (st != MS_OK) return st;
   const ms_section *sec = x->sec;
-  s->tx = sec->transaction;
+  s->tx = x->tx;
   s->fast = !x->stepwise;
   s->total = x->statements;
   s->lock_timeout = sec->lock_timeout[0] ? sec->lock_timeout : NULL;
@@ -493,7 +534,7 @@ static ms_status sql_open(ms_ctx *c, ms_step *s) {
 static int sql_allows_late(ms_ctx *c, ms_migration *m) {
   section s;
   int ok = open_section(c, m, 0, &s) == MS_OK && s.sec->out_of_order;
-  ms_file_close(&s.file);
+  close_section(&s);
   return ok;
 }
 

@@ -210,6 +210,7 @@ ms_status ms_step_run(ms_ctx *c, ms_migration *m, int down) {
   ms_report(c, &e);
   c->current = m;
   double t0 = ms_now_ms();
+  int empty = 0;
   for (int attempt_no = 1;; attempt_no++) {
     t0 = ms_now_ms();
     ms_step s = { .m = m, .down = down, .done = 0, .total = -1, .tx_from = 0 };
@@ -221,6 +222,7 @@ ms_status ms_step_run(ms_ctx *c, ms_migration *m, int down) {
      * runs: a file that cannot be read then must not leave work unrecorded */
     if (st == MS_OK && !s.tx && !down && !s.rec.checksum) st = ms_step_sum(c, m, &s.rec.checksum);
     if (st == MS_OK) st = attempt(c, ops, &s);
+    empty = s.total == 0;
     if (ops->close) ops->close(c, &s);
     if (!retry(c, st, attempt_no)) break;
     double delay = 500.0 * (1 << (attempt_no - 1 < 6 ? attempt_no - 1 : 6));
@@ -245,7 +247,7 @@ ms_status ms_step_run(ms_ctx *c, ms_migration *m, int down) {
     ms_report(c, &w);
   }
   ms_event d = { .kind = MS_EV_DONE, .migration = m, .down = down, .dry_run = c->opts.dry_run,
-                 .ms = ms_now_ms() - t0 };
+                 .empty = empty, .ms = ms_now_ms() - t0 };
   ms_report(c, &d);
   return MS_OK;
 }

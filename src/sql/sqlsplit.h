@@ -8,8 +8,6 @@
 
 #include <stddef.h>
 
-#include <stddef.h>
-
 #include "attr.h"
 
 

@@ -262,19 +262,23 @@ ms_status ms_tracker_census(ms_ctx *c, int64_t version, long *rows) {
   snprintf(v, sizeof v, "%" PRId64, version);
   PGresult *r = NULL;
   *rows = -1;
-  ms_status st = ms_conn_query(c, "SELECT pg_catalog.to_regclass($1) IS NOT NULL AND "
+  /* as moonshift's own user: a migration may have set a role that cannot read them */
+  ms_status st = ms_conn_as_self_begin(c);
+  if (st != MS_OK) return st;
+  st = ms_conn_query(c, "SELECT pg_catalog.to_regclass($1) IS NOT NULL AND "
                                "pg_catalog.to_regclass($2) IS NOT NULL", 2, params, &r);
   int there = st == MS_OK && PQgetvalue(r, 0, 0)[0] == 't';
   PQclear(r);
-  if (st != MS_OK || !there) return st;
-  ms_buf q = {0};
-  ms_buf_printf(&q, "SELECT pg_catalog.count(*) FROM %s WHERE version <> $1", c->table_sql);
-  r = NULL;
-  st = ms_conn_query(c, q.data, 1, params + 2, &r);
-  if (st == MS_OK) *rows = atol(PQgetvalue(r, 0, 0));
-  PQclear(r);
-  ms_buf_free(&q);
-  return st;
+  if (st == MS_OK && there) {
+    ms_buf q = {0};
+    ms_buf_printf(&q, "SELECT pg_catalog.count(*) FROM %s WHERE version <> $1", c->table_sql);
+    r = NULL;
+    st = ms_conn_query(c, q.data, 1, params + 2, &r);
+    if (st == MS_OK) *rows = atol(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    ms_buf_free(&q);
+  }
+  return ms_conn_as_self_end(c, st);
 }
 
 int ms_tracker_done_elsewhere(ms_ctx *c, int64_t version, int down) {
