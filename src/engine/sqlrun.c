@@ -95,8 +95,8 @@ static ms_status open_section(ms_ctx *c, ms_migration *m, int down, section *s) 
   s->resume_done = down ? 0 : m->resume_done;
   s->resume_hashes = down ? NULL : m->resume_hashes;
   if (!s->sec->present)
-    return ms_fail(c, MS_EUSAGE, "%s: has no -- migrate:down section, so it cannot be rolled back",
-                   s->path);
+    return ms_fail(c, MS_EUSAGE, "%s: has no %s section, so it cannot be rolled back", s->path,
+                   s->sf.format == MS_FORMAT_PLAIN ? "-- migrate:down" : ms_mark_spelling(s->sf.format, MS_MARK_DOWN));
   return MS_OK;
 }
 
