@@ -35,14 +35,10 @@ const char *ms_project_dir(const ms_ctx *c) {
 
 void ms_verbose(ms_ctx *c, const char *fmt, ...) {
   if (!c->opts.verbose) return;
-  ms_buf b = {0};
   va_list ap;
   va_start(ap, fmt);
-  ms_buf_vprintf(&b, fmt, ap);
+  ms_report_vtext(c, MS_EV_INFO, fmt, ap);
   va_end(ap);
-  ms_event e = { .kind = MS_EV_INFO, .text = b.data ? b.data : "" };
-  ms_report(c, &e);
-  ms_buf_free(&b);
 }
 
 double ms_now_ms(void) {

@@ -15,16 +15,20 @@ void ms_report(ms_ctx *c, const ms_event *e) {
   if (REP(c, event)) c->rep->event(c->rep->ud, e);
 }
 
-void ms_report_text(ms_ctx *c, ms_ev_kind kind, const char *fmt, ...) {
+void ms_report_vtext(ms_ctx *c, ms_ev_kind kind, const char *fmt, va_list ap) {
   if (!REP(c, event)) return;
   ms_buf b = {0};
-  va_list ap;
-  va_start(ap, fmt);
   ms_buf_vprintf(&b, fmt, ap);
-  va_end(ap);
   ms_event e = { .kind = kind, .text = b.data ? b.data : "" };
   c->rep->event(c->rep->ud, &e);
   ms_buf_free(&b);
+}
+
+void ms_report_text(ms_ctx *c, ms_ev_kind kind, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  ms_report_vtext(c, kind, fmt, ap);
+  va_end(ap);
 }
 
 void ms_res_line(ms_ctx *c, const char *fmt, ...) {

@@ -7,6 +7,7 @@
 #ifndef MS_REPORT_H
 #define MS_REPORT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,6 +76,7 @@ void ms_report(ms_ctx *c, const ms_event *e);
 
 /* Shorthands for events that carry only text. */
 void ms_report_text(ms_ctx *c, ms_ev_kind kind, const char *fmt, ...) MS_PRINTF(3, 4);
+void ms_report_vtext(ms_ctx *c, ms_ev_kind kind, const char *fmt, va_list ap);
 
 /* A result line (printf-style, no newline), and its text as it is. */
 void ms_res_line(ms_ctx *c, const char *fmt, ...) MS_PRINTF(2, 3);
