@@ -357,3 +357,29 @@ describe("an empty migration", function()
     assert.is_nil(versions(url))
   end)
 end)
+
+describe("a password with an unencoded '@' or '/'", function()
+  it("leaves no piece of itself in a connect error or a usage error", function()
+    local dir = H.migrations({ ["001_a.sql"] = "SELECT 1;\n" })
+    for _, case in ipairs({
+      { "postgres://u:p@ssW0rd/t4il@127.0.0.1:1/db", { "ssW0rd", "t4il" } },
+      { "postgres://u:se/cr3tX@127.0.0.1:1/db", { "cr3tX" } },
+      { "postgres://u:abQ@cdZ9@127.0.0.1:1/db", { "abQ", "cdZ9" } },
+    }) do
+      local url, pieces = case[1], case[2]
+      for _, args in ipairs({
+        { "status", "--url", url, "--dir", dir },
+        { "up", url, "--dir", dir },
+        { "--to", url, "up", "--dir", dir },
+        { url },
+      }) do
+        local res = H.run(args)
+        assert.are_not.equal(0, res.code)
+        for _, piece in ipairs(pieces) do
+          assert.is_nil((res.out .. res.err_raw):find(piece, 1, true),
+            ("%s shows '%s':\n%s"):format(table.concat(args, " "), piece, res.err_raw))
+        end
+      end
+    end
+  end)
+end)

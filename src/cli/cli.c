@@ -155,11 +155,16 @@ static ms_status parse_value(ms_ctx *c, ms_cli *o, const char *name, const char 
  * given in the wrong place must not leak its password. */
 static ms_status set_value(ms_ctx *c, ms_cli *o, const char *name, const char *v) {
   ms_status st = parse_value(c, o, name, v);
-  if (st != MS_OK && c->err) {
-    ms_buf b = {0};
-    ms_mask_secrets(&b, c->err);
+  const char *at = st != MS_OK && c->err && *v ? strstr(c->err, v) : NULL;
+  if (at) {
+    ms_buf b = {0}, shown = {0};
+    ms_mask_argument(&shown, v);
+    ms_buf_add(&b, c->err, (size_t)(at - c->err));
+    ms_buf_puts(&b, shown.data);
+    ms_buf_puts(&b, at + strlen(v));
     if (b.data) { free(c->err); c->err = strdup(b.data); }
     ms_buf_free(&b);
+    ms_buf_free(&shown);
   }
   return st;
 }

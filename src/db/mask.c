@@ -238,13 +238,28 @@ static int part_of_secret(const spans *sp, const char *s, const char *t, size_t 
   return 0;
 }
 
+/* 1 when tok[0..n) lies inside what a person meant as the password of a
+ * URL whose password holds an unencoded '@' or '/': everything from the
+ * userinfo's ':' to the URL's last '@' (libpq reads less, and shows the
+ * rest as a host or a database name). */
+static int in_written_password(const char *connstr, const char *tok, size_t n) {
+  const char *start = connstr ? strstr(connstr, "://") : NULL;
+  const char *last = start ? strrchr(start, '@') : NULL;
+  if (!last) return 0;
+  const char *colon = memchr(start + 3, ':', (size_t)(last - start - 3));
+  if (!colon) return 0;
+  for (const char *p = colon + 1; p + n <= last; p++)
+    if (memcmp(p, tok, n) == 0) return 1;
+  return 0;
+}
+
 void ms_mask_quoted(ms_buf *b, const char *msg, const char *connstr) {
   spans sp = {0};
   if (connstr) find_secrets(&sp, connstr, 1);
   for (const char *p = msg; *p;) {
     const char *close = *p == '"' ? strchr(p + 1, '"') : NULL;
     size_t n = close ? (size_t)(close - p - 1) : 0;
-    if (n > 0 && (sp.oom || part_of_secret(&sp, connstr, p + 1, n))) {
+    if (n > 0 && (sp.oom || part_of_secret(&sp, connstr, p + 1, n) || in_written_password(connstr, p + 1, n))) {
       ms_buf_puts(b, "\"***\"");
       p = close + 1;
     } else {
@@ -255,4 +270,10 @@ void ms_mask_quoted(ms_buf *b, const char *msg, const char *connstr) {
   if (!b->data) ms_buf_puts(b, "");
   free(sp.v);
   free(sp.libpq);
+}
+
+void ms_mask_argument(ms_buf *b, const char *s) {
+  if (strstr(s, "://") || strchr(s, '@') || strchr(s, '=')) ms_buf_puts(b, "(a connection string: not shown)");
+  else ms_buf_puts(b, s);
+  if (!b->data) ms_buf_puts(b, "");
 }

@@ -21,4 +21,10 @@ void ms_mask_secrets(ms_buf *b, const char *s);
  * libpq tells them apart. msg is not otherwise masked. */
 void ms_mask_quoted(ms_buf *b, const char *msg, const char *connstr);
 
+/* Appends s to b, or "(a connection string: not shown)" when s could be
+ * one (holds "://", "@" or "="): for echoing an argument a user gave in the
+ * wrong place, where masking by libpq's reading could miss a password that
+ * is not spelled the way libpq reads it. */
+void ms_mask_argument(ms_buf *b, const char *s);
+
 #endif

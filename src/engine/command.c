@@ -83,7 +83,7 @@ int ms_command_known(const char *name) { return find(name) != NULL; }
 static ms_status check_args(ms_ctx *c, const command *k, args *x) {
   ms_buf shown = {0};
   ms_status st = MS_OK;
-  if (x->n > 0) ms_mask_secrets(&shown, x->v[x->n > k->max && k->max >= 0 ? k->max : 0]);
+  if (x->n > 0) ms_mask_argument(&shown, x->v[x->n > k->max && k->max >= 0 ? k->max : 0]);
   const char *arg = shown.data ? shown.data : "";
   if (x->n < k->min)
     st = ms_fail(c, MS_EUSAGE, "usage: moonshift %s %s", k->name, k->what);
@@ -119,7 +119,7 @@ ms_status ms_command_run(ms_ctx *c, const char *name, const char *const *v, int 
   if (!k && ms_config_has_command(c, name)) return run_custom(c, name, v, n);
   if (!k) {
     ms_buf shown = {0};
-    ms_mask_secrets(&shown, name);
+    ms_mask_argument(&shown, name);
     ms_status st = ms_fail(c, MS_EUSAGE, "unknown command '%s' (see moonshift --help)", shown.data ? shown.data : "?");
     ms_buf_free(&shown);
     return st;
