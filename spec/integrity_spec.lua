@@ -383,3 +383,26 @@ describe("a password with an unencoded '@' or '/'", function()
     end
   end)
 end)
+
+describe("a migration file cut short while it is read", function()
+  it("stops the run with a clear error (exit 2) instead of a crash, and nothing of it stays #timing", function()
+    local url, name = H.new_db()
+    local dir = H.tmpdir()
+    local path = dir .. "/001_big.sql"
+    local gen = H.sh(("{ printf 'CREATE TABLE big (a int, b text);\\nCOPY big (a, b) FROM stdin;\\n'; "
+      .. "awk 'BEGIN { s = sprintf(\"%%200s\", \"\"); for (i = 0; i < 600000; i++) printf \"%%d\\t%%s\\n\", i, s }'; "
+      .. "printf '\\\\.\\n'; } > %s"):format(H.q(path)))
+    assert.are.equal(0, gen.code, gen.err)
+    local run = H.spawn(cmd("up", url, dir))
+    assert.is_true(H.wait_for(20, function()
+      return tonumber(H.scalar(H.url(), ("SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' "
+        .. "AND query LIKE 'COPY big%%'"):format(name))) > 0
+    end), "the COPY never started")
+    H.sh("truncate -s 0 " .. H.q(path))
+    local res = run:wait(60)
+    assert.are.equal(2, res.code, res.err)
+    assert.matches("a migration file was truncated or replaced while moonshift was reading it", res.err)
+    assert.is_true(H.wait_for(10, function() return not H.exists(url, "big") end))
+    assert.are.same({}, versions(url))
+  end)
+end)

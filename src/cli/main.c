@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -133,9 +134,27 @@ static int l_msghandler(lua_State *L) {
   return 1;
 }
 
+/* SIGBUS: a migration file moonshift has mapped was cut short under it
+ * (truncated while being read). Nothing can be trusted past that point: say
+ * so and exit 2 at once; the server rolls back the open transaction when
+ * the connection closes, and the lock goes with the session. */
+static void on_sigbus(int sig) {
+  static const char msg[] = "moonshift: a migration file was truncated or replaced while moonshift was "
+                            "reading it; the run stopped, and the migration in progress was rolled back "
+                            "(unless it ran outside a transaction): check the folder and run again\n";
+  (void)sig;
+  ssize_t n = write(STDERR_FILENO, msg, sizeof msg - 1);
+  (void)n;
+  _exit(MS_EUSAGE);
+}
+
 int main(int argc, char **argv) {
   main_args a = { argc, argv, NULL };
   signal(SIGPIPE, SIG_IGN);
+  struct sigaction bus;
+  memset(&bus, 0, sizeof bus);
+  bus.sa_handler = on_sigbus;
+  sigaction(SIGBUS, &bus, NULL);
   ms_alloc alloc = { 0, 0 };
   lua_State *L = ms_runtime_newstate(&alloc, l_panic);
   if (!L) {
