@@ -56,6 +56,11 @@ void ms_name_parse(const char *fname, ms_name *out) {
     v = v * 10 + d;
   }
   out->version = (int64_t)v;
+  if (i > 19) {   /* leading zeros past int64's 19 digits: shown as written, a page of zeros */
+    out->role = MS_NAME_BAD;
+    out->why = "the version has more than 19 digits (the most a 64-bit version has)";
+    return;
+  }
   if (v == 0) {
     out->role = MS_NAME_BAD;
     out->why = "version 0 is reserved: it means \"before every migration\" (down --to 0)";
