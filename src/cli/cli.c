@@ -31,12 +31,19 @@ static const cmd_help commands[] = {
   { "log", "moonshift log",
     "Prints the history table: every up, down, failure, accept, baseline, repair and force,\n"
     "with when, who, from which host, and how long it took." },
-  { "check", "moonshift check",
+  { "check", "moonshift check [--at-least VERSION] [--at-most VERSION]",
     "For application start-up, init containers and CI: exits 0 only when the database is at\n"
     "the newest version with nothing pending, modified, missing or failed; otherwise prints\n"
     "one line per problem and exits with the most serious condition's code: 5 pending,\n"
-    "6 modified, 7 missing, 8 failed. Never takes the lock, never changes anything." },
+    "6 modified, 7 missing, 8 failed. Never takes the lock, never changes anything.\n"
+    "With --at-least and/or --at-most it is a version gate instead: exit 0 when the newest\n"
+    "fully applied version lies in that range (pending migrations are fine), 9 when it is\n"
+    "older than --at-least, 10 when it is newer than --at-most." },
   { "version", "moonshift version", "Prints the database's current version (0 when none is applied)." },
+  { "wait", "moonshift wait [--timeout DURATION]",
+    "For init containers: waits until the database server accepts connections (60s unless\n"
+    "--timeout says otherwise), saying once that it waits; exits 3 when it never does.\n"
+    "--wait does the same before any other command." },
   { "new", "moonshift new NAME [--lua]",
     "Creates the next migration file from a template: the next sequential number when\n"
     "the folder uses them, else a UTC timestamp. --lua writes a Lua migration." },
@@ -71,6 +78,7 @@ static const char *global_help =
   "  version   print the database's current version\n"
   "  check     exit 0 only when the database is at the newest version (for start-up)\n"
   "  log       print the history of runs\n"
+  "  wait      wait until the database server accepts connections (init containers)\n"
   "  new       create a migration file\n"
   "  accept    accept the edited file of an applied migration (new checksum)\n"
   "  baseline  record migrations up to a version as applied without running them\n"
@@ -105,12 +113,17 @@ static const char *global_help =
   "                       (schema in docs/json.md) instead of text\n"
   "  -v, --verbose        more detail (statement durations, the lock holder's query)\n"
   "  -q, --quiet          no line naming the database a command works on\n"
+  "  --wait               wait for the server to accept connections first (--timeout)\n"
+  "  --timeout DUR        how long wait and --wait wait; default 60s\n"
+  "  --at-least VERSION   check: fail (exit 9) unless the database is at VERSION or newer\n"
+  "  --at-most VERSION    check: fail (exit 10) if the database is newer than VERSION\n"
   "  -h, --help           this help; moonshift COMMAND --help for a command\n"
   "  --version            print moonshift's version\n"
   "\n"
   "exit codes: 0 success, 1 a migration failed, 2 usage or migrations folder error,\n"
   "            3 cannot connect (or the connection was lost), 4 lock timeout;\n"
-  "            check: 5 pending, 6 modified, 7 missing, 8 failed\n";
+  "            check: 5 pending, 6 modified, 7 missing, 8 failed,\n"
+  "            9 older than --at-least, 10 newer than --at-most\n";
 
 int ms_cli_known(const char *command) {
   for (const cmd_help *h = commands; h->name; h++)
@@ -142,7 +155,8 @@ static int parse_version(const char *s, int64_t *out) {
 
 /* Options that take a value. */
 static const char *const valued[] = { "url", "dir", "table", "to", "lock-timeout", "retries", "lock",
-                                      "lock-lease", "config", "env", "lua-timeout", "lua-memory", NULL };
+                                      "lock-lease", "config", "env", "lua-timeout", "lua-memory", "timeout",
+                                      "at-least", "at-most", NULL };
 
 static int takes_value(const char *name) {
   for (int i = 0; valued[i]; i++) if (strcmp(valued[i], name) == 0) return 1;
@@ -197,6 +211,14 @@ static ms_status parse_value(ms_ctx *c, ms_cli *o, const char *name, const char 
     if (parse_version(v, &o->opts.to) != 0)
       return ms_fail(c, MS_EUSAGE, "--to takes a version (digits), not '%s'", v);
     o->opts.has_to = 1;
+  } else if (strcmp(name, "at-least") == 0 || strcmp(name, "at-most") == 0) {
+    int least = name[3] == 'l';
+    if (parse_version(v, least ? &o->opts.at_least : &o->opts.at_most) != 0)
+      return ms_fail(c, MS_EUSAGE, "--%s takes a version (digits), not '%s'", name, v);
+    if (least) o->opts.has_at_least = 1; else o->opts.has_at_most = 1;
+  } else if (strcmp(name, "timeout") == 0) {
+    if (ms_duration_parse(v, &o->opts.timeout) != 0 || o->opts.timeout <= 0)
+      return ms_fail(c, MS_EUSAGE, "--timeout takes a duration such as 60s or 5m, not '%s'", v);
   } else if (ms_duration_parse(v, &o->opts.lock_timeout) != 0) {
     return ms_fail(c, MS_EUSAGE, "--%s takes a duration such as 30s, 500ms or 5m, not '%s'", name, v);
   }
@@ -208,6 +230,7 @@ static ms_status set_flag(ms_ctx *c, ms_cli *o, const char *name) {
   else if (strcmp(name, "version") == 0) o->version = 1;
   else if (strcmp(name, "verbose") == 0 || strcmp(name, "v") == 0) o->opts.verbose = 1;
   else if (strcmp(name, "lua") == 0) o->lua = o->opts.new_lua = 1;
+  else if (strcmp(name, "wait") == 0) o->opts.wait = 1;
   else if (strcmp(name, "quiet") == 0 || strcmp(name, "q") == 0) o->opts.quiet = 1;
   else if (strcmp(name, "allow-out-of-order") == 0) o->opts.allow_out_of_order = 1;
   else if (strcmp(name, "dry-run") == 0) o->opts.dry_run = 1;
@@ -253,6 +276,9 @@ ms_status ms_cli_parse(ms_ctx *c, int argc, char **argv, ms_cli *o) {
   if (!o->opts.url) o->opts.url = getenv("DATABASE_URL");
   if (!o->opts.dir) o->opts.dir = getenv("MOONSHIFT_DIR");
   if (!o->env) o->env = getenv("MOONSHIFT_ENV");
+  /* --wait (and the wait command) wait up to --timeout, 60 s by default */
+  if (o->opts.wait || (o->command && strcmp(o->command, "wait") == 0))
+    o->opts.wait = o->opts.timeout > 0 ? o->opts.timeout : 60;
   o->opts.env = o->env;
   return MS_OK;
 }

@@ -24,7 +24,10 @@ typedef enum ms_status {
   MS_ECHECK_PENDING = 5,   /* migrations are pending */
   MS_ECHECK_MODIFIED = 6,  /* an applied migration's file changed */
   MS_ECHECK_MISSING = 7,   /* an applied migration's file is gone */
-  MS_ECHECK_FAILED = 8     /* a migration failed part way and awaits repair/force */
+  MS_ECHECK_FAILED = 8,    /* a migration failed part way and awaits repair/force */
+  /* moonshift check --at-least / --at-most: the version gate */
+  MS_ECHECK_TOO_OLD = 9,   /* older than the schema the application needs */
+  MS_ECHECK_TOO_NEW = 10   /* newer than any schema the application knows */
 } ms_status;
 
 enum { MS_LOCK_AUTO = 0, MS_LOCK_ADVISORY = 1, MS_LOCK_TABLE = 2 };
@@ -51,6 +54,10 @@ typedef struct ms_opts {
   const char *env;          /* --env / MOONSHIFT_ENV: the config's environment, or NULL */
   int quiet;                /* --quiet: no target line */
   int new_lua;              /* new --lua */
+  double wait;              /* --wait / wait: seconds to wait for the server (0: none) */
+  double timeout;           /* --timeout: for wait and --wait (0: 60 s) */
+  int64_t at_least, at_most; /* check --at-least / --at-most (has_* when given) */
+  int has_at_least, has_at_most;
 } ms_opts;
 
 struct ms_source;

@@ -41,13 +41,35 @@ static void one_line(ms_buf *b, const char *msg) {
   ms_buf_free(&raw);
 }
 
-ms_status ms_conn_connect(ms_ctx *c, const char *appname, struct pg_conn **out) {
-  const char *keys[4], *vals[4];
+/* The connection parameters moonshift gives libpq (NULL-terminated). */
+static void params(const ms_ctx *c, const char *appname, const char *keys[4], const char *vals[4]) {
   int n = 0;
   if (!getenv("PGCONNECT_TIMEOUT")) { keys[n] = "connect_timeout"; vals[n++] = "10"; }
   keys[n] = "fallback_application_name"; vals[n++] = appname;
   if (c->opts.url && *c->opts.url) { keys[n] = "dbname"; vals[n++] = c->opts.url; }
   keys[n] = NULL; vals[n] = NULL;
+}
+
+ms_status ms_conn_wait(ms_ctx *c, double seconds) {
+  const char *keys[4], *vals[4];
+  params(c, "moonshift", keys, vals);
+  double until = ms_now_ms() + seconds * 1000;
+  for (int said = 0;; said = 1) {
+    PGPing p = PQpingParams(keys, vals, 1);
+    /* up, or nothing to wait for (bad parameters): connecting says which */
+    if (p == PQPING_OK || p == PQPING_NO_ATTEMPT) return MS_OK;
+    if (ms_now_ms() >= until)
+      return ms_fail(c, MS_ECONNECT, "the database server did not accept connections within %gs (%s); "
+                     "nothing was done", seconds, p == PQPING_REJECT ? "it answered but refused them: "
+                     "starting up, shutting down or in recovery" : "no answer");
+    if (!said) ms_report_text(c, MS_EV_INFO, "waiting up to %gs for the database server to accept connections", seconds);
+    ms_sleep_ms(250);
+  }
+}
+
+ms_status ms_conn_connect(ms_ctx *c, const char *appname, struct pg_conn **out) {
+  const char *keys[4], *vals[4];
+  params(c, appname, keys, vals);
   PGconn *conn = PQconnectdbParams(keys, vals, 1);
   *out = NULL;
   if (conn && PQstatus(conn) == CONNECTION_OK) {

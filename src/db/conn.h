@@ -12,6 +12,11 @@ struct pg_result;
  * one. Returns MS_ECONNECT with a one-line cause (no password) on failure. */
 ms_status ms_conn_open(ms_ctx *c) MS_MUST_CHECK;
 
+/* Waits, polling with PQping, until the server accepts connections, for
+ * at most `seconds`; says once that it waits. MS_ECONNECT when it never
+ * does (MS_OK also when the parameters are unusable: connecting reports that). */
+ms_status ms_conn_wait(ms_ctx *c, double seconds) MS_MUST_CHECK;
+
 /* Opens another connection with the same settings (and fallback
  * application_name appname) into *out. */
 ms_status ms_conn_connect(ms_ctx *c, const char *appname, struct pg_conn **out) MS_MUST_CHECK;

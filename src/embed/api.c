@@ -23,10 +23,17 @@ struct moonshift {
   char *url, *dir, *table;
   int lock_table;
   double lock_timeout;
+  double wait;
   char *json, *err;
 };
 
-typedef struct call { moonshift *m; const char *command; int steps; ms_status st; } call;
+typedef struct call {
+  moonshift *m;
+  const char *command;
+  int steps;
+  long long at_least, at_most;   /* check's version gate; < 0: none */
+  ms_status st;
+} call;
 
 static int l_api_call(lua_State *L) {
   call *k = lua_touserdata(L, 1);
@@ -47,6 +54,11 @@ static int l_api_call(lua_State *L) {
   c.opts.retries = 5;
   c.opts.json = 1;
   c.opts.quiet = 1;
+  c.opts.wait = m->wait;
+  c.opts.has_at_least = k->at_least >= 0;
+  c.opts.at_least = k->at_least;
+  c.opts.has_at_most = k->at_most >= 0;
+  c.opts.at_most = k->at_most;
   ms_jsondoc doc;
   ms_jsondoc_init(&doc, k->command, NULL);
   c.rep = &doc.rep;
@@ -61,8 +73,8 @@ static int l_api_call(lua_State *L) {
   return 0;
 }
 
-static int run(moonshift *m, const char *command, int steps) {
-  call k = { m, command, steps, MS_EFAILED };
+static int run_gated(moonshift *m, const char *command, int steps, long long at_least, long long at_most) {
+  call k = { m, command, steps, at_least, at_most, MS_EFAILED };
   free(m->json);
   free(m->err);
   m->json = m->err = NULL;
@@ -94,6 +106,7 @@ moonshift *moonshift_open(const moonshift_options *o) {
     m->table = o->table ? strdup(o->table) : NULL;
     m->lock_table = o->lock_table;
     m->lock_timeout = o->lock_timeout > 0 ? o->lock_timeout : -1;
+    m->wait = o->wait > 0 ? o->wait : 0;
   }
   if (!m->L) { moonshift_close(m); return NULL; }
   lua_pushcfunction(m->L, l_api_open);
@@ -101,7 +114,12 @@ moonshift *moonshift_open(const moonshift_options *o) {
   return m;
 }
 
+static int run(moonshift *m, const char *command, int steps) { return run_gated(m, command, steps, -1, -1); }
+
 int moonshift_up(moonshift *m) { return run(m, "up", 0); }
+int moonshift_check_range(moonshift *m, long long at_least, long long at_most) {
+  return run_gated(m, "check", 0, at_least, at_most);
+}
 int moonshift_down(moonshift *m, int steps) { return run(m, "down", steps > 0 ? steps : 1); }
 int moonshift_status(moonshift *m) { return run(m, "status", 0); }
 int moonshift_check(moonshift *m) { return run(m, "check", 0); }

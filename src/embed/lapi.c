@@ -89,9 +89,17 @@ static int l_handle_status(lua_State *L) {
   return result(L, m, moonshift_status(m));
 }
 
+/* m:check() or m:check{ at_least = V, at_most = V } (the version gate) */
 static int l_handle_check(lua_State *L) {
   moonshift *m = check_handle(L);
-  return result(L, m, moonshift_check(m));
+  if (lua_isnoneornil(L, 2)) return result(L, m, moonshift_check(m));
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_getfield(L, 2, "at_least");
+  lua_getfield(L, 2, "at_most");
+  long long lo = lua_isnil(L, -2) ? -1 : (long long)luaL_checkinteger(L, -2);
+  long long hi = lua_isnil(L, -1) ? -1 : (long long)luaL_checkinteger(L, -1);
+  lua_pop(L, 2);
+  return result(L, m, moonshift_check_range(m, lo, hi));
 }
 
 static int l_handle_close(lua_State *L) {
@@ -120,6 +128,9 @@ static int l_open(lua_State *L) {
   o.lock_table = lock && strcmp(lock, "table") == 0;
   lua_getfield(L, 1, "lock_timeout");
   o.lock_timeout = luaL_optnumber(L, -1, 0);
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "wait");
+  o.wait = luaL_optnumber(L, -1, 0);
   lua_pop(L, 1);
   handle *h = lua_newuserdatauv(L, sizeof *h, 0);
   h->m = NULL;

@@ -22,6 +22,8 @@ typedef struct moonshift_options {
   const char *table;    /* tracking table [schema.]name; NULL: moonshift_migrations */
   int lock_table;       /* nonzero: the pooler-safe lease lock (--lock=table) */
   double lock_timeout;  /* seconds to wait for the lock; 0 (or less): wait forever */
+  double wait;          /* seconds each call waits for the server to accept connections
+                         * (an application starting beside its database); 0: none */
 } moonshift_options;
 
 /* A handle with its own embedded Lua state; options are copied. NULL only
@@ -32,6 +34,14 @@ int moonshift_up(moonshift *m);               /* apply everything pending */
 int moonshift_down(moonshift *m, int steps);  /* roll back steps (>= 1) */
 int moonshift_status(moonshift *m);           /* describe every migration */
 int moonshift_check(moonshift *m);            /* 0 only at the newest version */
+
+/* The version gate of an application's start-up (`check --at-least A
+ * --at-most B`): 0 when the newest fully applied version is in [A, B],
+ * 9 (MOONSHIFT_TOO_OLD) when older than A, 10 (MOONSHIFT_TOO_NEW) when
+ * newer than B. A or B < 0: no bound on that side. */
+int moonshift_check_range(moonshift *m, long long at_least, long long at_most);
+#define MOONSHIFT_TOO_OLD 9
+#define MOONSHIFT_TOO_NEW 10
 
 /* The last call's JSON document and error message (NULL when none); valid
  * until the next call on m. */

@@ -74,7 +74,28 @@ static void problem_json(ms_ctx *c, const char *kind, int64_t version, const cha
   ms_res_end_item(c);
 }
 
+/* check --at-least / --at-most: the newest fully applied version against
+ * the range an application can run with. */
+static ms_status gate(ms_ctx *c, const ms_applied *a) {
+  int64_t newest = 0;
+  for (size_t i = 0; i < a->n; i++) if (!a->v[i].failed_op) newest = a->v[i].version;
+  char v[32] = "0", lo[32], hi[32];
+  if (newest) ms_fmt_version(c, newest, v, sizeof v);
+  ms_res_int(c, "version", newest);
+  if (c->opts.has_at_least) ms_fmt_version(c, c->opts.at_least, lo, sizeof lo);
+  if (c->opts.has_at_most) ms_fmt_version(c, c->opts.at_most, hi, sizeof hi);
+  if (c->opts.has_at_least && newest < c->opts.at_least)
+    return ms_fail(c, MS_ECHECK_TOO_OLD, "the database is at version %s, older than %s, the oldest this "
+                   "application runs with (run moonshift up)", v, lo);
+  if (c->opts.has_at_most && newest > c->opts.at_most)
+    return ms_fail(c, MS_ECHECK_TOO_NEW, "the database is at version %s, newer than %s, the newest this "
+                   "application knows", v, hi);
+  ms_res_line(c, "ok: the database is at version %s, within what this application runs with", v);
+  return MS_OK;
+}
+
 ms_status ms_cmd_check(ms_ctx *c, ms_applied *ap) {
+  if (c->opts.has_at_least || c->opts.has_at_most) return gate(c, ap);
   ms_applied a = *ap;
   ms_drift d = { 0, 0, { 0 } };
   size_t pending = 0;

@@ -50,6 +50,11 @@ static ms_status run_accept(ms_ctx *c, ms_applied *a, const args *x) { return ms
 static ms_status run_unlock(ms_ctx *c, ms_applied *a, const args *x) { (void)a; (void)x; return ms_cmd_unlock(c); }
 static ms_status run_repair(ms_ctx *c, ms_applied *a, const args *x) { return ms_cmd_repair(c, a, x->v[0]); }
 static ms_status run_force(ms_ctx *c, ms_applied *a, const args *x) { return ms_cmd_force(c, a, x->v[0]); }
+static ms_status run_wait(ms_ctx *c, ms_applied *a, const args *x) {
+  (void)a; (void)x;
+  ms_res_line(c, "the database server accepts connections");
+  return MS_OK;
+}
 static ms_status run_baseline(ms_ctx *c, ms_applied *a, const args *x) { return ms_cmd_baseline(c, a, x->v[0]); }
 
 static const command commands[] = {
@@ -64,6 +69,7 @@ static const command commands[] = {
   { "new", 0, 1, 1, 0, "NAME [--lua]", NULL, run_new },
   { "accept", WRITE, 1, -1, 0, "VERSION...", NULL, run_accept },
   { "unlock", MS_SESS_CONNECT, 0, 0, 0, "", NULL, run_unlock },
+  { "wait", MS_SESS_CONNECT, 0, 0, 0, "", NULL, run_wait },
   { "repair", WRITE, 1, 1, 0, "VERSION", NULL, run_repair },
   { "force", WRITE, 1, 1, 0, "VERSION", NULL, run_force },
   { "baseline", WRITE, 1, 1, 0, "VERSION", NULL, run_baseline },

@@ -85,6 +85,7 @@ static ms_status connect(ms_ctx *c) {
   ms_buf from = {0};
   int given = c->opts.url && *c->opts.url;
   ms_status st = given ? MS_OK : default_target(c, &from);
+  if (st == MS_OK && c->opts.wait > 0) st = ms_conn_wait(c, c->opts.wait);
   if (st == MS_OK) st = ms_conn_open(c);
   if (st == MS_OK) {
     const char *host = PQhost(c->conn);
