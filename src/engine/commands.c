@@ -128,6 +128,20 @@ static void limit_plan(ms_plan *p, long limit) {
   if (limit > 0 && p->n > (size_t)limit) p->n = (size_t)limit;
 }
 
+/* The closing line of up or down (none for a dry run: the session says
+ * that), or the version after a failure. */
+static void finish_run(ms_ctx *c, ms_status st, const ms_applied *a, const ms_plan *p, size_t done, int down) {
+  c->done = (long)done;
+  if (st != MS_OK) { json_version(c); return; }
+  if (c->opts.dry_run) return;
+  char lead[64];
+  if (done) snprintf(lead, sizeof lead, "%zu migration%s %s", done, done == 1 ? "" : "s", down ? "rolled back" : "applied");
+  else snprintf(lead, sizeof lead, "%s", down ? "nothing to roll back" : "nothing to apply");
+  int64_t newest;
+  /* after an up that ran something the table is read again; else the newest is known */
+  say_version(c, lead, !down && done ? NULL : newest_left(a, p, down ? done : 0, &newest));
+}
+
 ms_status ms_cmd_up(ms_ctx *c, ms_applied *a, long limit) {
   ms_plan p = {0};
   size_t done = 0;
@@ -143,15 +157,7 @@ ms_status ms_cmd_up(ms_ctx *c, ms_applied *a, long limit) {
     if (st == MS_OK) st = check_plan(c, &p, 0);
     if (st == MS_OK) st = run_plan(c, &p, 0, &done);
   }
-  c->done = (long)done;
-  if (st != MS_OK) json_version(c);
-  else if (!c->opts.dry_run) {
-    char lead[64];
-    snprintf(lead, sizeof lead, done ? "%zu migration%s applied" : "nothing to apply", done,
-             done == 1 ? "" : "s");
-    int64_t newest;
-    say_version(c, lead, done ? NULL : newest_left(a, &p, 0, &newest));
-  }
+  finish_run(c, st, a, &p, done, 0);
   ms_plan_free(&p);
   return st;
 }
@@ -162,15 +168,7 @@ ms_status ms_cmd_down(ms_ctx *c, ms_applied *a, long steps) {
   ms_status st = ms_plan_down(c, a, steps, &p);
   if (st == MS_OK) st = check_plan(c, &p, 1);
   if (st == MS_OK) st = run_plan(c, &p, 1, &done);
-  c->done = (long)done;
-  if (st != MS_OK) json_version(c);
-  else if (!c->opts.dry_run) {
-    char lead[64];
-    snprintf(lead, sizeof lead, done ? "%zu migration%s rolled back" : "nothing to roll back", done,
-             done == 1 ? "" : "s");
-    int64_t newest;
-    say_version(c, lead, newest_left(a, &p, done, &newest));
-  }
+  finish_run(c, st, a, &p, done, 1);
   ms_plan_free(&p);
   return st;
 }
