@@ -119,8 +119,8 @@ static void check_built(const uint8_t *data, size_t size) {
   }
   ms_name nm;
   ms_name_parse(f, &nm);
-  if (too_big(digits, nd) || strspn(digits, "0") == nd) {
-    /* beyond int64, or version 0 (reserved): refused with a reason */
+  if (too_big(digits, nd) || nd > 19 || strspn(digits, "0") == nd) {
+    /* beyond int64, more than its 19 digits, or version 0 (reserved): refused with a reason */
     CHECK(nm.role == MS_NAME_BAD && nm.why != NULL);
     return;
   }
